@@ -1,0 +1,3 @@
+from pmtape.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Shapes shared by every part of pmtape: instruments, events, books, errors, fixed-point."""

@@ -1,0 +1,72 @@
+"""Canonical events: what every venue's normalizer emits and the books consume.
+
+Prices and sizes are fixed-point e6 integers. ``key`` is the instrument's ``poll_key``;
+``ts_event_ms`` is the venue's stamp (None when it sent none), ``ts_recv_ms`` ours.
+Sequence numbers are assigned by the book in processing order, not here.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import msgspec
+
+
+class Side(IntEnum):
+    BID = 0
+    ASK = 1
+
+
+BID = 0
+ASK = 1
+
+Level = tuple[int, int]
+"""(px_e6, sz_e6)"""
+Change = tuple[int, int, int]
+"""(side, px_e6, sz_e6); sz_e6 == 0 removes the level."""
+
+
+class BookSnapshot(msgspec.Struct, gc=False):
+    """A full book: replaces everything known about the instrument."""
+
+    key: str
+    bids: list[Level]
+    asks: list[Level]
+    ts_event_ms: int | None
+    ts_recv_ms: int
+
+
+class BookDelta(msgspec.Struct, gc=False):
+    """Absolute level updates (new size at a price; 0 deletes), applied in order."""
+
+    key: str
+    changes: list[Change]
+    ts_event_ms: int | None
+    ts_recv_ms: int
+
+
+class Trade(msgspec.Struct, gc=False):
+    """A trade print; ``side`` is the aggressor ("buy"/"sell") when the venue says."""
+
+    key: str
+    px_e6: int
+    sz_e6: int
+    side: str | None
+    ts_event_ms: int | None
+    ts_recv_ms: int
+    trade_id: str | None = None
+
+
+class TopOfBook(msgspec.Struct, gc=False):
+    """The venue's own statement of best bid/ask, used to cross-check our book."""
+
+    key: str
+    bid_px_e6: int | None
+    bid_sz_e6: int | None
+    ask_px_e6: int | None
+    ask_sz_e6: int | None
+    ts_event_ms: int | None
+    ts_recv_ms: int
+
+
+Event = BookSnapshot | BookDelta | Trade | TopOfBook

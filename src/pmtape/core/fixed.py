@@ -1,0 +1,72 @@
+"""Fixed-point e6 prices and sizes: venue decimal strings straight to integers, never via float."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from pmtape.core.errors import VenueProtocolError
+
+SCALE = 1_000_000
+_POW10 = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
+_E6 = Decimal("0.000001")
+
+
+def parse_e6(text: str) -> int:
+    """Parse a decimal string into an e6 integer, rounding half up (away from zero)."""
+    dot = text.find(".")
+    if dot < 0:
+        if text.isascii() and text.isdigit():
+            return int(text) * SCALE
+        return _parse_slow(text)
+    whole = text[:dot]
+    frac = text[dot + 1 :]
+    if not (frac.isascii() and frac.isdigit()) or (whole and not (whole.isascii() and whole.isdigit())):
+        return _parse_slow(text)
+    n = len(frac)
+    base = int(whole) * SCALE if whole else 0
+    if n <= 6:
+        return base + int(frac) * _POW10[6 - n]
+    value = base + int(frac[:6])
+    if frac[6] >= "5":
+        value += 1
+    return value
+
+
+def _parse_slow(text: str) -> int:
+    try:
+        dec = Decimal(text.strip())
+    except (InvalidOperation, ValueError):
+        raise VenueProtocolError(f"not a decimal number: {text[:40]!r}") from None
+    if not dec.is_finite():
+        raise VenueProtocolError(f"not a finite number: {text[:40]!r}")
+    return int(dec.quantize(_E6, rounding=ROUND_HALF_UP).scaleb(6))
+
+
+def to_e6(value: str | int | float | Decimal) -> int:
+    """Convert any JSON number token (string, int, float, Decimal) to e6."""
+    if isinstance(value, str):
+        return parse_e6(value)
+    if isinstance(value, bool):
+        raise VenueProtocolError(f"not a number: {value!r}")
+    if isinstance(value, int):
+        return value * SCALE
+    if isinstance(value, float):
+        # repr() is the shortest string that round-trips, i.e. the JSON token the venue sent.
+        return parse_e6(repr(value))
+    if isinstance(value, Decimal):
+        return _parse_slow(str(value))
+    raise VenueProtocolError(f"not a number: {value!r}")
+
+
+def e6_to_float(value: int) -> float:
+    """Return an e6 integer as the nearest double (exact division, correctly rounded)."""
+    return value / SCALE
+
+
+def format_e6(value: int) -> str:
+    """Format an e6 integer as the shortest exact decimal string ("0.505", "12")."""
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), SCALE)
+    if not frac:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{frac:06d}".rstrip("0")

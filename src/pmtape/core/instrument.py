@@ -1,0 +1,53 @@
+"""Instruments (one order book each) and the markets they belong to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Instrument(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One order book of a venue; key ``<venue>:<market_id>:<instrument_id>``.
+
+    ``poll_key`` is the venue's own handle for the book (token id, ticker, slug): what a
+    session subscribes to and what normalized events are keyed by.
+    """
+
+    venue: str
+    market_id: str
+    instrument_id: str
+    poll_key: str
+    slug: str = ""
+    expiration: int | None = None
+    underlying: str | None = None
+    title: str | None = None
+    outcome: str | None = None
+    rule: str | None = None
+    tags: list[str] = msgspec.field(default_factory=list)
+    activity: float | None = None
+    raw: dict[str, Any] | None = None
+
+    @property
+    def instrument_key(self) -> str:
+        return instrument_key(self.venue, self.market_id, self.instrument_id)
+
+
+def instrument_key(venue: str, market_id: str, instrument_id: str) -> str:
+    """Return the stable key of an instrument."""
+    return f"{venue}:{market_id}:{instrument_id}"
+
+
+class MarketInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A market as discovery found it: one line of ``universe.jsonl``."""
+
+    venue: str
+    market_id: str
+    title: str
+    outcome_ids: list[str]
+    outcomes: list[str] = msgspec.field(default_factory=list)
+    close_ts: int | None = None
+    status: str = "active"
+    tags: list[str] = msgspec.field(default_factory=list)
+    slug: str = ""
+    activity: float | None = None

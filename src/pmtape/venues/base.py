@@ -1,0 +1,137 @@
+"""The adapter seam: what a venue states and the few hooks it implements.
+
+A venue is declared facts (name, URLs, limits, its config model) plus hooks:
+
+* ``discover()`` — what is active now (markets + instruments), no side effects on disk;
+* ``new_session()`` — a live stream that delivers raw frames to a ``FrameSink`` and takes
+  subscribe/unsubscribe requests by ``poll_key``;
+* ``new_normalizer()`` — a pure bytes -> canonical events translator (no clock, no I/O),
+  which is what makes capture rebuild and replay deterministic.
+
+Nothing outside ``pmtape.venues`` names a venue; it asks the registry.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Protocol
+
+import msgspec
+
+from pmtape.core.errors import ConfigError
+from pmtape.core.events import Event
+from pmtape.core.instrument import Instrument, MarketInfo
+
+
+class DiscoveryResult(msgspec.Struct, kw_only=True):
+    """One discovery cycle: the markets, their instruments, and the raw payloads seen."""
+
+    markets: list[MarketInfo]
+    instruments: list[Instrument]
+    raw: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+class FrameSink(Protocol):
+    """Where a session delivers what it receives, on the receive loop, without awaiting."""
+
+    def on_frame(self, stream: str, payload: bytes, ts_recv_ns: int) -> None:
+        """Take one raw frame exactly as received."""
+
+    def on_session_event(self, stream: str, kind: str, detail: dict[str, Any]) -> None:
+        """Take a lifecycle event: connected, disconnected, subscribed, unsubscribed, error."""
+
+
+class VenueSession(abc.ABC):
+    """A venue's live stream: one or more connections, reconnecting by themselves."""
+
+    @abc.abstractmethod
+    async def run(self, sink: FrameSink) -> None:
+        """Receive until cancelled, delivering frames and lifecycle events to ``sink``."""
+
+    @abc.abstractmethod
+    async def subscribe(self, keys: Sequence[str]) -> None:
+        """Start receiving the books of these poll keys."""
+
+    @abc.abstractmethod
+    async def unsubscribe(self, keys: Sequence[str]) -> None:
+        """Stop receiving the books of these poll keys."""
+
+    @property
+    @abc.abstractmethod
+    def connected(self) -> bool:
+        """Whether the session currently has a live connection."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most sessions close on cancel
+        """Release connections; called once after ``run`` ends."""
+
+
+class Normalizer(abc.ABC):
+    """Pure translator from one raw frame to canonical events.
+
+    A frame it cannot understand raises nothing: the bad part is counted in ``stats``
+    (``bad``, ``unknown``) and skipped, and the raw frame stays in the capture.
+    """
+
+    def __init__(self) -> None:
+        self.stats: dict[str, int] = {"frames": 0, "events": 0, "bad": 0, "unknown": 0}
+
+    @abc.abstractmethod
+    def normalize(self, payload: bytes, ts_recv_ms: int) -> list[Event]:
+        """Turn one frame into events (possibly none)."""
+
+
+class VenueAdapter(abc.ABC):
+    """One venue: its declared facts and hooks, built from its config section."""
+
+    name: ClassVar[str]
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @abc.abstractmethod
+    async def discover(self, now_ms: int) -> DiscoveryResult:
+        """Return what is active at ``now_ms``."""
+
+    @abc.abstractmethod
+    def new_session(self) -> VenueSession:
+        """Return a fresh live session (not yet running)."""
+
+    @abc.abstractmethod
+    def new_normalizer(self) -> Normalizer:
+        """Return a fresh normalizer (it keeps only counters)."""
+
+
+_REGISTRY: dict[str, Callable[[Any], VenueAdapter]] = {}
+
+
+def register(name: str) -> Callable[[type[VenueAdapter]], type[VenueAdapter]]:
+    """Class decorator: make an adapter available under ``name``."""
+
+    def deco(cls: type[VenueAdapter]) -> type[VenueAdapter]:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def available() -> list[str]:
+    """Return the names of all registered venues."""
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def create_adapter(name: str, config: Any) -> VenueAdapter:
+    """Build the adapter of venue ``name`` from its config section."""
+    _load_builtin()
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown venue {name!r} (known: {', '.join(sorted(_REGISTRY))})") from None
+    return factory(config)
+
+
+def _load_builtin() -> None:
+    # Importing the venue packages registers them; kept lazy so `pmtape --help` stays fast.
+    from pmtape.venues import sim  # noqa: F401
