@@ -1,0 +1,259 @@
+"""Mine the snapshot archive: per-instrument depth, spread and activity, and the stats cache.
+
+Definitions (per venue, market_id, outcome_id, over snapshots with ``start_ms <= ts_recv <
+end_ms``):
+
+* ``avg_depth3`` — mean over snapshots of (sum of the top-3 bid sizes + sum of the top-3 ask
+  sizes), from the list columns. Rows with status ``stale`` are left out (their book may be
+  wrong); ``empty`` and ``partial`` rows count, they are real observations of thin books.
+* ``avg_spread`` — mean ``spread`` over rows with status ``ok`` (a missing status counts as
+  ok) whose spread is finite; null when there is none.
+* ``update_count`` — snapshots whose book changed since the previous snapshot of the same
+  instrument (ordered by ts_recv, then seq): ``seq`` differs, or any of best bid/ask price/size
+  differs. ``seq`` catches any applied event; top of book covers feeds that leave seq at 0.
+  The first snapshot in the range has no predecessor and never counts.
+* ``score`` — within each venue, the mean of three percentile ranks in (0, 1]: depth (deeper
+  is better), spread (tighter is better) and update share (``update_count / (snapshots - 1)``,
+  the share of snapshot intervals that saw a change). A missing metric contributes 0. The
+  share, not the raw count, is used so that HOT instruments, sampled more often, do not keep
+  their place merely because they were watched more.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import polars as pl
+
+from pmtape.core.clock import iso_utc, utc_date
+from pmtape.core.errors import StoreError, UsageError
+from pmtape.mine.cache import STATS_COLUMNS, stats_path
+
+_log = logging.getLogger(__name__)
+
+_KEYS = ["venue", "market_id", "outcome_id"]
+_PARTITIONS = {"venue": pl.String, "date": pl.String, "hour": pl.String}
+# Pinned file schema: Polars would otherwise read the first file found to learn it, which
+# fails on one corrupt file even outside the range. Missing optional columns become null.
+_FILE_SCHEMA: dict[str, Any] = {
+    "ts_recv": pl.Int64,
+    "venue": pl.String,
+    "market_id": pl.String,
+    "outcome_id": pl.String,
+    "seq": pl.Int64,
+    "best_bid_px": pl.Float64,
+    "best_bid_sz": pl.Float64,
+    "best_ask_px": pl.Float64,
+    "best_ask_sz": pl.Float64,
+    "mid": pl.Float64,
+    "spread": pl.Float64,
+    "bid_px": pl.List(pl.Float64),
+    "bid_sz": pl.List(pl.Float64),
+    "ask_px": pl.List(pl.Float64),
+    "ask_sz": pl.List(pl.Float64),
+    "status": pl.String,
+    "err": pl.String,
+    "source_ts": pl.Int64,
+}
+_TOP = ("best_bid_px", "best_bid_sz", "best_ask_px", "best_ask_sz")
+
+
+class InstrumentStats(msgspec.Struct, frozen=True, kw_only=True):
+    """One instrument's mined figures: one row of the stats cache."""
+
+    venue: str
+    market_id: str
+    outcome_id: str
+    instrument_key: str
+    avg_depth3: float | None
+    avg_spread: float | None
+    update_count: int
+    snapshots: int
+    score: float
+    first_ts: int
+    last_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class MineResult:
+    """What a mining run found: the three rankings, totals and the stats files written."""
+
+    venue: str | None
+    start_ms: int
+    end_ms: int
+    instruments: int
+    snapshots: int
+    top_depth: list[InstrumentStats]
+    top_spread: list[InstrumentStats]
+    top_updates: list[InstrumentStats]
+    stats_paths: dict[str, Path]
+    stats: pl.DataFrame = field(repr=False)
+
+    @property
+    def stats_path(self) -> Path | None:
+        """The stats file written, when exactly one venue was mined."""
+        paths = list(self.stats_paths.values())
+        return paths[0] if len(paths) == 1 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as JSON-ready builtins (without the full stats table)."""
+        return {
+            "venue": self.venue,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "instruments": self.instruments,
+            "snapshots": self.snapshots,
+            "top_depth": msgspec.to_builtins(self.top_depth),
+            "top_spread": msgspec.to_builtins(self.top_spread),
+            "top_updates": msgspec.to_builtins(self.top_updates),
+            "stats_paths": {venue: str(path) for venue, path in self.stats_paths.items()},
+        }
+
+
+def mine(data_dir: Path, venue: str | None, start_ms: int, end_ms: int, top_n: int) -> MineResult:
+    """Mine snapshots in ``[start_ms, end_ms)``, write each venue's stats cache, rank."""
+    if end_ms <= start_ms:
+        raise UsageError(f"empty range: end {iso_utc(end_ms)} is not after {iso_utc(start_ms)}")
+    if top_n < 1:
+        raise UsageError(f"top_n must be at least 1, got {top_n}")
+    rows = _scan(data_dir, venue, start_ms, end_ms)
+    stats = _collect(_score(_instrument_stats(rows)))
+    if stats.height == 0:
+        raise UsageError(f"no snapshots between {iso_utc(start_ms)} and {iso_utc(end_ms)}")
+    paths = write_stats(data_dir, stats, utc_date(end_ms - 1))
+    return MineResult(
+        venue=venue,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        instruments=stats.height,
+        snapshots=int(stats["snapshots"].sum()),
+        top_depth=_top(stats, "avg_depth3", descending=True, n=top_n),
+        top_spread=_top(stats, "avg_spread", descending=False, n=top_n),
+        top_updates=_top(stats, "update_count", descending=True, n=top_n),
+        stats_paths=paths,
+        stats=stats,
+    )
+
+
+def _scan(data_dir: Path, venue: str | None, start_ms: int, end_ms: int) -> pl.LazyFrame:
+    root = data_dir / "orderbook_snapshots"
+    pattern = f"venue={venue or '*'}/date=*/hour=*/*.parquet"
+    if next(root.glob(pattern), None) is None:
+        raise UsageError(f"no snapshots between {iso_utc(start_ms)} and {iso_utc(end_ms)}")
+    frame = pl.scan_parquet(
+        str(root / pattern),
+        hive_partitioning=True,
+        hive_schema=_PARTITIONS,
+        schema=_FILE_SCHEMA,
+        missing_columns="insert",
+        extra_columns="ignore",
+        hidden_file_prefix=(".", "_"),
+    )
+    # The partition predicate comes first and alone references date/hour, so Polars prunes
+    # whole files before opening them; the ts_recv filter then trims the edge hours.
+    frame = frame.filter(partition_filter(start_ms, end_ms))
+    if venue is not None:
+        frame = frame.filter(pl.col("venue") == venue)
+    return frame.filter(pl.col("ts_recv").is_between(start_ms, end_ms, closed="left"))
+
+
+def partition_filter(start_ms: int, end_ms: int) -> pl.Expr:
+    """Return a predicate on the date/hour partition columns covering ``[start_ms, end_ms)``."""
+    d0, h0 = _date_hour(start_ms)
+    d1, h1 = _date_hour(end_ms - 1)
+    date, hour = pl.col("date"), pl.col("hour")
+    if d0 == d1:
+        return (date == d0) & (hour >= h0) & (hour <= h1)
+    first = (date == d0) & (hour >= h0)
+    middle = (date > d0) & (date < d1)
+    last = (date == d1) & (hour <= h1)
+    return first | middle | last
+
+
+def _date_hour(ms: int) -> tuple[str, str]:
+    stamp = iso_utc(ms)
+    return stamp[:10], stamp[11:13]
+
+
+def _instrument_stats(rows: pl.LazyFrame) -> pl.LazyFrame:
+    status = pl.col("status").fill_null("ok")
+    depth = pl.col("bid_sz").list.head(3).list.sum() + pl.col("ask_sz").list.head(3).list.sum()
+    spread = pl.col("spread")
+    return rows.group_by(_KEYS).agg(
+        # + 0.0 turns the -0.0 that Polars sums empty lists to into a plain 0.0.
+        (depth.filter(status != "stale").mean() + 0.0).alias("avg_depth3"),
+        spread.filter((status == "ok") & spread.is_finite()).mean().alias("avg_spread"),
+        _changed().sum().cast(pl.Int64).alias("update_count"),
+        pl.len().cast(pl.Int64).alias("snapshots"),
+        pl.col("ts_recv").min().alias("first_ts"),
+        pl.col("ts_recv").max().alias("last_ts"),
+    )
+
+
+def _changed() -> pl.Expr:
+    order = ["ts_recv", "seq"]
+    changed = pl.lit(value=False)
+    for name in ("seq", *_TOP):
+        col = pl.col(name).sort_by(order)
+        changed = changed | col.ne_missing(col.shift(1))
+    return changed & (pl.int_range(pl.len()) > 0)
+
+
+def _score(stats: pl.LazyFrame) -> pl.LazyFrame:
+    share = pl.col("update_count") / (pl.col("snapshots") - 1).clip(lower_bound=1)
+    ranks = [
+        _pct_rank(pl.col("avg_depth3")),
+        _pct_rank(-pl.col("avg_spread")),
+        _pct_rank(share),
+    ]
+    key = pl.concat_str(_KEYS, separator=":").alias("instrument_key")
+    score = (pl.sum_horizontal(ranks) / len(ranks)).alias("score")
+    return stats.with_columns(key, score).select(STATS_COLUMNS).sort("venue", "instrument_key")
+
+
+def _pct_rank(expr: pl.Expr) -> pl.Expr:
+    return (expr.rank("average").over("venue") / pl.len().over("venue")).fill_null(0.0)
+
+
+def _collect(frame: pl.LazyFrame) -> pl.DataFrame:
+    try:
+        return frame.collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise StoreError(f"cannot read the snapshot archive: {exc}") from exc
+
+
+def _top(stats: pl.DataFrame, column: str, *, descending: bool, n: int) -> list[InstrumentStats]:
+    ranked = stats.filter(pl.col(column).is_not_null()).sort(
+        [column, "instrument_key"], descending=[descending, False]
+    )
+    return [InstrumentStats(**row) for row in ranked.head(n).iter_rows(named=True)]
+
+
+def write_stats(data_dir: Path, stats: pl.DataFrame, date: str) -> dict[str, Path]:
+    """Write one stats cache file per venue in ``stats`` atomically; return their paths."""
+    paths: dict[str, Path] = {}
+    for venue in sorted(stats["venue"].unique().to_list()):
+        path = stats_path(data_dir, venue, date)
+        _write_atomic(stats.filter(pl.col("venue") == venue), path)
+        paths[venue] = path
+        _log.info("stats cache written: %s", path)
+    return paths
+
+
+def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        frame.write_parquet(tmp, compression="zstd")
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"cannot write {path}: {exc}") from exc
