@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable
 
 
-async def eventually(cond: Callable[[], bool], timeout_s: float = 10.0, interval_s: float = 0.02) -> None:
+async def eventually(
+    cond: Callable[[], bool], timeout_s: float = 10.0, interval_s: float = 0.02
+) -> None:
     """Wait until ``cond()`` is true, failing the test after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while not cond():
@@ -16,7 +18,9 @@ async def eventually(cond: Callable[[], bool], timeout_s: float = 10.0, interval
         await asyncio.sleep(interval_s)
 
 
-def eventually_sync(cond: Callable[[], bool], timeout_s: float = 10.0, interval_s: float = 0.02) -> None:
+def eventually_sync(
+    cond: Callable[[], bool], timeout_s: float = 10.0, interval_s: float = 0.02
+) -> None:
     """Blocking form of ``eventually`` for tests that drive threads or subprocesses."""
     deadline = time.monotonic() + timeout_s
     while not cond():

@@ -93,7 +93,11 @@ def _env_value(raw: str) -> Any:
 
 
 def _merge(
-    data: dict[str, Any], origins: Origins, layer: Mapping[str, Any], prefix: tuple[str, ...], src: str
+    data: dict[str, Any],
+    origins: Origins,
+    layer: Mapping[str, Any],
+    prefix: tuple[str, ...],
+    src: str,
 ) -> None:
     for key, value in layer.items():
         if isinstance(value, Mapping):
@@ -102,7 +106,9 @@ def _merge(
             _set(data, origins, (*prefix, key), value, src)
 
 
-def _set(data: dict[str, Any], origins: Origins, keys: tuple[str, ...], value: Any, src: str) -> None:
+def _set(
+    data: dict[str, Any], origins: Origins, keys: tuple[str, ...], value: Any, src: str
+) -> None:
     node = data
     for i, key in enumerate(keys[:-1]):
         child = node.setdefault(key, {})

@@ -73,7 +73,9 @@ class WriterConfig(_Frozen):
 class CollectorConfig(_Frozen):
     log_interval_secs: float = Field(10.0, gt=0, description="periodic status line")
     snapshot_tick_ms: int = Field(50, ge=1, description="snapshotter wake-up granularity")
-    state_poll_secs: float = Field(5.0, gt=0, description="how often the active snapshot is re-read")
+    state_poll_secs: float = Field(
+        5.0, gt=0, description="how often the active snapshot is re-read"
+    )
 
 
 class MinerConfig(_Frozen):

@@ -1,16 +1,16 @@
 """The one error tree of pmtape.
 
-    PmtapeError
-    ├── ConfigError                 bad key/value in file, env or flag (exit 2)
-    ├── UsageError                  a command was asked for something impossible (exit 2)
-    ├── VenueError
-    │   ├── VenueProtocolError      a message we cannot understand (counted, kept, skipped)
-    │   ├── VenueAuthError          credentials refused; never retried in a storm
-    │   ├── VenueRateLimited        429 and friends; carries retry_after_s
-    │   └── VenueUnavailable        5xx, refused connection, ...
-    │       └── VenueTimeout
-    ├── StoreError                  writing or reading the archive failed
-    └── CaptureCorrupt              a capture or state file does not verify
+PmtapeError
+├── ConfigError                 bad key/value in file, env or flag (exit 2)
+├── UsageError                  a command was asked for something impossible (exit 2)
+├── VenueError
+│   ├── VenueProtocolError      a message we cannot understand (counted, kept, skipped)
+│   ├── VenueAuthError          credentials refused; never retried in a storm
+│   ├── VenueRateLimited        429 and friends; carries retry_after_s
+│   └── VenueUnavailable        5xx, refused connection, ...
+│       └── VenueTimeout
+├── StoreError                  writing or reading the archive failed
+└── CaptureCorrupt              a capture or state file does not verify
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ def parse_e6(text: str) -> int:
         return _parse_slow(text)
     whole = text[:dot]
     frac = text[dot + 1 :]
-    if not (frac.isascii() and frac.isdigit()) or (whole and not (whole.isascii() and whole.isdigit())):
+    if not (frac.isascii() and frac.isdigit()) or (
+        whole and not (whole.isascii() and whole.isdigit())
+    ):
         return _parse_slow(text)
     n = len(frac)
     base = int(whole) * SCALE if whole else 0
@@ -33,6 +35,8 @@ def parse_e6(text: str) -> int:
 
 
 def _parse_slow(text: str) -> int:
+    if not text.isascii():
+        raise VenueProtocolError(f"not a decimal number: {text[:40]!r}")
     try:
         dec = Decimal(text.strip())
     except (InvalidOperation, ValueError):
