@@ -69,4 +69,14 @@ class TopOfBook(msgspec.Struct, gc=False):
     ts_recv_ms: int
 
 
-Event = BookSnapshot | BookDelta | Trade | TopOfBook
+class MarketStatus(msgspec.Struct, gc=False):
+    """A venue's word that a market appeared, closed or resolved (keys: its poll keys)."""
+
+    market_id: str
+    status: str
+    keys: list[str]
+    ts_event_ms: int | None
+    ts_recv_ms: int
+
+
+Event = BookSnapshot | BookDelta | Trade | TopOfBook | MarketStatus

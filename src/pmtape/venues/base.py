@@ -32,11 +32,24 @@ class DiscoveryResult(msgspec.Struct, kw_only=True):
     raw: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
+class HttpMeta(msgspec.Struct, kw_only=True):
+    """How an HTTP body was obtained; kept beside the body in the capture."""
+
+    method: str
+    url: str
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    status: int
+    latency_ms: float
+
+
 class FrameSink(Protocol):
     """Where a session delivers what it receives, on the receive loop, without awaiting."""
 
     def on_frame(self, stream: str, payload: bytes, ts_recv_ns: int) -> None:
-        """Take one raw frame exactly as received."""
+        """Take one raw WebSocket frame exactly as received."""
+
+    def on_http(self, stream: str, payload: bytes, ts_recv_ns: int, meta: HttpMeta) -> None:
+        """Take one HTTP response body exactly as received, with how it was fetched."""
 
     def on_session_event(self, stream: str, kind: str, detail: dict[str, Any]) -> None:
         """Take a lifecycle event: connected, disconnected, subscribed, unsubscribed, error."""
@@ -61,6 +74,9 @@ class VenueSession(abc.ABC):
     @abc.abstractmethod
     def connected(self) -> bool:
         """Whether the session currently has a live connection."""
+
+    async def resync(self, keys: Sequence[str]) -> None:  # noqa: B027 - optional hook
+        """Ask for fresh full books of these keys (e.g. a silent asset); default: nothing."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most sessions close on cancel
         """Release connections; called once after ``run`` ends."""
@@ -101,6 +117,14 @@ class VenueAdapter(abc.ABC):
     def new_normalizer(self) -> Normalizer:
         """Return a fresh normalizer (it keeps only counters)."""
 
+    # Venues with a REST book endpoint set this and implement fetch_books; the collector
+    # then audits WS-kept books against REST.
+    supports_rest_books: ClassVar[bool] = False
+
+    async def fetch_books(self, poll_keys: Sequence[str]) -> list[tuple[bytes, int, HttpMeta]]:
+        """Fetch full books over REST as raw (body, ts_recv_ns, meta); none by default."""
+        return []
+
 
 _REGISTRY: dict[str, Callable[[Any], VenueAdapter]] = {}
 
@@ -128,7 +152,9 @@ def create_adapter(name: str, config: Any) -> VenueAdapter:
     try:
         factory = _REGISTRY[name]
     except KeyError:
-        raise ConfigError(f"unknown venue {name!r} (known: {', '.join(sorted(_REGISTRY))})") from None
+        raise ConfigError(
+            f"unknown venue {name!r} (known: {', '.join(sorted(_REGISTRY))})"
+        ) from None
     return factory(config)
 
 
