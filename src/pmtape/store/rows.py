@@ -1,0 +1,360 @@
+"""Arrow schemas of the archive's tables and the columnar builders the hot path fills.
+
+Builders keep one Python list per scalar column and the top-K list columns as flat ``array('q')``
+e6 buffers plus per-row lengths. Nothing becomes Arrow until ``to_table()``, which converts each
+column once with numpy; building Arrow from per-row dicts would cost about half the throughput
+(see PERFORMANCE.md).
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from pmtape.core.book import Book
+from pmtape.core.errors import StoreError
+from pmtape.core.events import Trade
+from pmtape.core.fixed import SCALE
+from pmtape.core.snapshot import SNAPSHOT_COLUMNS, SnapshotRow
+
+_F64_LIST = pa.list_(pa.float64())
+_MAX_LIST_VALUES = (1 << 31) - 1
+
+
+def _required(name: str, type_: pa.DataType) -> pa.Field:
+    return pa.field(name, type_, nullable=False)
+
+
+SNAPSHOT_SCHEMA: pa.Schema = pa.schema(
+    [
+        _required("ts_recv", pa.int64()),
+        _required("venue", pa.string()),
+        _required("market_id", pa.string()),
+        _required("outcome_id", pa.string()),
+        _required("seq", pa.int64()),
+        _required("best_bid_px", pa.float64()),
+        _required("best_bid_sz", pa.float64()),
+        _required("best_ask_px", pa.float64()),
+        _required("best_ask_sz", pa.float64()),
+        _required("mid", pa.float64()),
+        _required("spread", pa.float64()),
+        _required("bid_px", _F64_LIST),
+        _required("bid_sz", _F64_LIST),
+        _required("ask_px", _F64_LIST),
+        _required("ask_sz", _F64_LIST),
+        _required("status", pa.string()),
+        pa.field("err", pa.string(), nullable=True),
+        pa.field("source_ts", pa.int64(), nullable=True),
+    ]
+)
+if tuple(SNAPSHOT_SCHEMA.names) != SNAPSHOT_COLUMNS:  # pragma: no cover - import-time guard
+    raise StoreError("SNAPSHOT_SCHEMA drifted from core.snapshot.SNAPSHOT_COLUMNS")
+
+TRADE_SCHEMA: pa.Schema = pa.schema(
+    [
+        _required("ts_recv", pa.int64()),
+        _required("venue", pa.string()),
+        _required("market_id", pa.string()),
+        _required("outcome_id", pa.string()),
+        _required("seq", pa.int64()),
+        _required("px", pa.float64()),
+        _required("sz", pa.float64()),
+        pa.field("side", pa.string(), nullable=True),
+        pa.field("trade_id", pa.string(), nullable=True),
+        pa.field("source_ts", pa.int64(), nullable=True),
+    ]
+)
+
+
+def _int64(values: list[int]) -> npt.NDArray[np.int64]:
+    return np.array(values, dtype=np.int64)
+
+
+def _e6_to_f64(values: array[int]) -> npt.NDArray[np.float64]:
+    # int64 -> float64 is exact below 2**53; the division is then IEEE correctly rounded,
+    # the same double as Python's ``px_e6 / 1_000_000``.
+    return np.frombuffer(values, dtype=np.int64) / SCALE
+
+
+def _offsets(lengths: list[int]) -> npt.NDArray[np.int32]:
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] > _MAX_LIST_VALUES:
+        raise StoreError("snapshot batch too large for one Arrow list column; flush more often")
+    return offsets.astype(np.int32)
+
+
+def _best(
+    values: npt.NDArray[np.float64], offsets: npt.NDArray[np.int32]
+) -> npt.NDArray[np.float64]:
+    """Return each row's first list element, NaN where the row's list is empty."""
+    starts = offsets[:-1]
+    present = offsets[1:] > starts
+    best = np.full(len(starts), np.nan)
+    best[present] = values[starts[present]]
+    return best
+
+
+class _Side:
+    """One side's top-K prices and sizes of every row: flat e6 values plus per-row lengths."""
+
+    __slots__ = ("lengths", "px", "sz")
+
+    def __init__(self) -> None:
+        self.px: array[int] = array("q")
+        self.sz: array[int] = array("q")
+        self.lengths: list[int] = []
+
+    def extend(self, other: _Side) -> None:
+        self.px.extend(other.px)
+        self.sz.extend(other.sz)
+        self.lengths += other.lengths
+
+    def arrays(self) -> tuple[pa.Array, pa.Array, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Return the px and sz list arrays and each row's best px and sz."""
+        offsets = _offsets(self.lengths)
+        px = _e6_to_f64(self.px)
+        sz = _e6_to_f64(self.sz)
+        arrow_offsets = pa.array(offsets, type=pa.int32())
+        return (
+            pa.ListArray.from_arrays(arrow_offsets, pa.array(px), type=_F64_LIST),
+            pa.ListArray.from_arrays(arrow_offsets, pa.array(sz), type=_F64_LIST),
+            _best(px, offsets),
+            _best(sz, offsets),
+        )
+
+
+def _to_e6(values: list[float]) -> list[int]:
+    return [round(v * SCALE) for v in values]
+
+
+class SnapshotBatch:
+    """Columnar builder of ``orderbook_snapshots`` rows.
+
+    best_*, mid and spread are derived from the lists in ``to_table()``, vectorized.
+    """
+
+    __slots__ = (
+        "_asks",
+        "_bids",
+        "err",
+        "market_id",
+        "outcome_id",
+        "seq",
+        "source_ts",
+        "status",
+        "ts_recv",
+        "venue",
+    )
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Drop every row, keeping the builder for reuse."""
+        self.ts_recv: list[int] = []
+        self.venue: list[str] = []
+        self.market_id: list[str] = []
+        self.outcome_id: list[str] = []
+        self.seq: list[int] = []
+        self.status: list[str] = []
+        self.err: list[str | None] = []
+        self.source_ts: list[int | None] = []
+        self._bids = _Side()
+        self._asks = _Side()
+
+    def __len__(self) -> int:
+        return len(self.ts_recv)
+
+    def append_book(
+        self,
+        ts_recv_ms: int,
+        venue: str,
+        market_id: str,
+        outcome_id: str,
+        book: Book,
+        now_ms: int,
+        stale_after_ms: int | None,
+    ) -> None:
+        """Append one top-K snapshot of ``book``, stamped ``ts_recv_ms``."""
+        bid_top = book.bid_prices()
+        ask_top = book.ask_prices()
+        bids = self._bids
+        asks = self._asks
+        # fromlist() converts while the levels are still in cache: about half the total cost of
+        # keeping Python ints in lists and converting them later.
+        bids.px.fromlist(bid_top)
+        bids.sz.fromlist(list(map(book.bids.__getitem__, bid_top)))
+        bids.lengths.append(len(bid_top))
+        asks.px.fromlist(ask_top)
+        asks.sz.fromlist(list(map(book.asks.__getitem__, ask_top)))
+        asks.lengths.append(len(ask_top))
+        status, err = book.status(now_ms, stale_after_ms)
+        self.ts_recv.append(ts_recv_ms)
+        self.venue.append(venue)
+        self.market_id.append(market_id)
+        self.outcome_id.append(outcome_id)
+        self.seq.append(book.seq)
+        self.status.append(status)
+        self.err.append(err)
+        self.source_ts.append(book.source_ts_ms)
+
+    def append_row(self, row: SnapshotRow) -> None:
+        """Append a ready-made row; lists are kept to 6 decimals and best/mid/spread re-derived."""
+        if len(row.bid_px) != len(row.bid_sz) or len(row.ask_px) != len(row.ask_sz):
+            raise StoreError("bid/ask price and size lists differ in length")
+        for side, px, sz in (
+            (self._bids, row.bid_px, row.bid_sz),
+            (self._asks, row.ask_px, row.ask_sz),
+        ):
+            side.px.fromlist(_to_e6(px))
+            side.sz.fromlist(_to_e6(sz))
+            side.lengths.append(len(px))
+        self.ts_recv.append(row.ts_recv)
+        self.venue.append(row.venue)
+        self.market_id.append(row.market_id)
+        self.outcome_id.append(row.outcome_id)
+        self.seq.append(row.seq)
+        self.status.append(row.status)
+        self.err.append(row.err)
+        self.source_ts.append(row.source_ts)
+
+    def extend(self, other: SnapshotBatch) -> None:
+        """Append every row of ``other`` (which is left unchanged)."""
+        self.ts_recv += other.ts_recv
+        self.venue += other.venue
+        self.market_id += other.market_id
+        self.outcome_id += other.outcome_id
+        self.seq += other.seq
+        self.status += other.status
+        self.err += other.err
+        self.source_ts += other.source_ts
+        self._bids.extend(other._bids)
+        self._asks.extend(other._asks)
+
+    def to_table(self) -> pa.Table:
+        """Return the rows as a table of ``SNAPSHOT_SCHEMA``."""
+        bid_px, bid_sz, best_bid_px, best_bid_sz = self._bids.arrays()
+        ask_px, ask_sz, best_ask_px, best_ask_sz = self._asks.arrays()
+        # NaN propagates: mid and spread are NaN unless both sides exist.
+        mid = (best_bid_px + best_ask_px) / 2
+        spread = best_ask_px - best_bid_px
+        floats = (best_bid_px, best_bid_sz, best_ask_px, best_ask_sz, mid, spread)
+        columns = [
+            pa.array(_int64(self.ts_recv)),
+            pa.array(self.venue, type=pa.string()),
+            pa.array(self.market_id, type=pa.string()),
+            pa.array(self.outcome_id, type=pa.string()),
+            pa.array(_int64(self.seq)),
+            *(pa.array(values) for values in floats),
+            bid_px,
+            bid_sz,
+            ask_px,
+            ask_sz,
+            pa.array(self.status, type=pa.string()),
+            pa.array(self.err, type=pa.string()),
+            pa.array(self.source_ts, type=pa.int64()),
+        ]
+        return pa.Table.from_arrays(columns, schema=SNAPSHOT_SCHEMA)
+
+
+class TradeBatch:
+    """Columnar builder of ``trades`` rows (trades seen live)."""
+
+    __slots__ = (
+        "market_id",
+        "outcome_id",
+        "px_e6",
+        "seq",
+        "side",
+        "source_ts",
+        "sz_e6",
+        "trade_id",
+        "ts_recv",
+        "venue",
+    )
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Drop every row, keeping the builder for reuse."""
+        self.ts_recv: list[int] = []
+        self.venue: list[str] = []
+        self.market_id: list[str] = []
+        self.outcome_id: list[str] = []
+        self.seq: list[int] = []
+        self.px_e6: array[int] = array("q")
+        self.sz_e6: array[int] = array("q")
+        self.side: list[str | None] = []
+        self.trade_id: list[str | None] = []
+        self.source_ts: list[int | None] = []
+
+    def __len__(self) -> int:
+        return len(self.ts_recv)
+
+    def append(
+        self,
+        ts_recv_ms: int,
+        venue: str,
+        market_id: str,
+        outcome_id: str,
+        seq: int,
+        px_e6: int,
+        sz_e6: int,
+        side: str | None = None,
+        trade_id: str | None = None,
+        source_ts_ms: int | None = None,
+    ) -> None:
+        """Append one trade with price and size in e6."""
+        self.ts_recv.append(ts_recv_ms)
+        self.venue.append(venue)
+        self.market_id.append(market_id)
+        self.outcome_id.append(outcome_id)
+        self.seq.append(seq)
+        self.px_e6.append(px_e6)
+        self.sz_e6.append(sz_e6)
+        self.side.append(side)
+        self.trade_id.append(trade_id)
+        self.source_ts.append(source_ts_ms)
+
+    def append_trade(
+        self, venue: str, market_id: str, outcome_id: str, seq: int, trade: Trade
+    ) -> None:
+        """Append a canonical ``Trade`` event."""
+        self.append(
+            trade.ts_recv_ms,
+            venue,
+            market_id,
+            outcome_id,
+            seq,
+            trade.px_e6,
+            trade.sz_e6,
+            trade.side,
+            trade.trade_id,
+            trade.ts_event_ms,
+        )
+
+    def extend(self, other: TradeBatch) -> None:
+        """Append every row of ``other`` (which is left unchanged)."""
+        for name in self.__slots__:
+            getattr(self, name).extend(getattr(other, name))
+
+    def to_table(self) -> pa.Table:
+        """Return the rows as a table of ``TRADE_SCHEMA``."""
+        columns = [
+            pa.array(_int64(self.ts_recv)),
+            pa.array(self.venue, type=pa.string()),
+            pa.array(self.market_id, type=pa.string()),
+            pa.array(self.outcome_id, type=pa.string()),
+            pa.array(_int64(self.seq)),
+            pa.array(_e6_to_f64(self.px_e6)),
+            pa.array(_e6_to_f64(self.sz_e6)),
+            pa.array(self.side, type=pa.string()),
+            pa.array(self.trade_id, type=pa.string()),
+            pa.array(self.source_ts, type=pa.int64()),
+        ]
+        return pa.Table.from_arrays(columns, schema=TRADE_SCHEMA)
