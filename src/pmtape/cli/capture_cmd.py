@@ -1,0 +1,303 @@
+"""``pmtape capture …``: verify, inspect, audit, report on, slice, bench and gate run bundles."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pmtape.capture import (
+    GateThresholds,
+    WriterOptions,
+    audit_runlog,
+    inspect_bundle,
+    make_filter,
+    resolve_run_dir,
+    run_bench,
+    run_gate,
+    slice_bundle,
+    verify_bundle,
+    write_latency_report,
+)
+from pmtape.capture.options import DEFAULT_ZSTD_LEVEL
+from pmtape.capture.reports import render_latency_text
+from pmtape.capture.verify import SegmentCheck
+from pmtape.core.errors import PmtapeError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+capture_app = typer.Typer(
+    help="Check, inspect, report on and cut capture run bundles (data/captures/RUN_ID).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+RunArg = Annotated[
+    str, typer.Argument(help="Run bundle directory, or a run id under DATA_DIR/captures.")
+]
+DataDirOpt = Annotated[
+    Path, typer.Option("--data-dir", "-d", help="Where run ids are looked up (DATA_DIR/captures).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="From this time (ISO-8601 UTC or epoch s/ms/ns).")
+]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Up to this time (exclusive).")]
+StreamOpt = Annotated[
+    list[str] | None, typer.Option("--stream", help="Only this stream id (repeatable).")
+]
+KindOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--kind", help="Only this kind: ws_text, ws_binary, http_response, ... (repeatable)."
+    ),
+]
+DEFAULT_DATA = Path("data")
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=True, markup=False)  # ids may hold "["
+
+
+def _echo_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def cli_guard(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn pmtape and OS errors into one line on stderr and a non-zero exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except PmtapeError as exc:
+            sys.stderr.write(f"pmtape: error: {exc}\n")
+            raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:
+            sys.stderr.write(f"pmtape: error: {exc.strerror or exc}: {exc.filename or ''}\n")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@capture_app.command("verify")
+@cli_guard
+def verify_cmd(
+    run: RunArg,
+    data_dir: DataDirOpt = DEFAULT_DATA,
+    json_out: JsonOpt = False,
+    summary_only: Annotated[
+        bool, typer.Option("--summary-only", help="Only the totals, not every segment.")
+    ] = False,
+) -> None:
+    """Check every block and frame checksum, the idx files and frame numbering; exit 1 if bad."""
+    res = verify_bundle(resolve_run_dir(run, data_dir))
+    if json_out:
+        _echo_json(res.to_dict(summary_only))
+    else:
+        out = _out()
+        if not summary_only and res.segments:
+            out.print(_segments_table(res.segments))
+        t = res.totals
+        out.print(
+            f"{t['shards']} shards, {t['segments']} segments, {t['blocks']} blocks, "
+            f"{t['frames']} frames; crc_mismatch {t['crc_mismatch']}, "
+            f"idx_mismatch {t['idx_mismatch']}, torn tail {t['torn_tail_bytes']} B"
+        )
+        for err in res.errors[:10]:
+            out.print(f"  {err}")
+        out.print("OK" if res.ok else f"FAILED: {res.first_error}")
+    if not res.ok:
+        raise typer.Exit(1)
+
+
+def _segments_table(segments: list[SegmentCheck]) -> Table:
+    table = Table("file", "blocks", "frames", "payload MB", "disk MB", "crc bad", "idx bad")
+    for s in segments:
+        cells = (s.blocks, s.frames, f"{s.payload_bytes / 1e6:.2f}", f"{s.disk_bytes / 1e6:.2f}")
+        table.add_row(s.file, *map(str, cells), str(s.crc_mismatch), str(s.idx_mismatch))
+    return table
+
+
+@capture_app.command("inspect")
+@cli_guard
+def inspect_cmd(
+    run: RunArg,
+    data_dir: DataDirOpt = DEFAULT_DATA,
+    json_out: JsonOpt = False,
+    shard: Annotated[list[int] | None, typer.Option("--shard", help="Only this shard.")] = None,
+    stream: StreamOpt = None,
+    kind: KindOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
+    full: Annotated[bool, typer.Option("--full", help="Print whole payloads, indented.")] = False,
+) -> None:
+    """List frames in replay order, payloads decoded as JSON where they are JSON."""
+    flt = make_filter(since, until, stream, kind)
+    res = inspect_bundle(resolve_run_dir(run, data_dir), flt, shard, limit)
+    if json_out:
+        _echo_json(res.to_dict())
+        return
+    out = _out()
+    shards = ", ".join(f"{s:02d}" for s in res.shards) or "none"
+    out.print(
+        f"shards {shards}; showing {res.shown} frames{' (more match)' if res.truncated else ''}"
+    )
+    for f in res.frames:
+        out.print(
+            f"{f['shard']:02d}#{f['index']} {f['rx_utc']} {f['kind']} "
+            f"{f['stream']} {f['bytes']} B" + (f" {_http_line(f['http'])}" if f["http"] else "")
+        )
+        out.print(_payload_text(f, full))
+
+
+def _http_line(http: dict[str, Any]) -> str:
+    return (
+        f"{http['method']} {http['url']} -> {http['status']} in {http['latency_ns'] / 1e6:.1f} ms"
+    )
+
+
+def _payload_text(view: dict[str, Any], full: bool) -> str:
+    payload = view["payload"]
+    if view["payload_encoding"] == "json":
+        text = json.dumps(
+            payload, indent=2 if full else None, separators=None if full else (",", ":")
+        )
+    else:
+        text = f"({view['payload_encoding']}) {payload}"
+    return text if full or len(text) <= 200 else text[:200] + "…"
+
+
+@capture_app.command("audit")
+@cli_guard
+def audit_cmd(
+    run: RunArg,
+    data_dir: DataDirOpt = DEFAULT_DATA,
+    json_out: JsonOpt = False,
+    gap_s: Annotated[float, typer.Option("--gap-s", help="Report heartbeat gaps over this.")] = 2.0,
+) -> None:
+    """Report heartbeat gaps in the runlog over a threshold."""
+    res = audit_runlog(resolve_run_dir(run, data_dir), gap_s)
+    if json_out:
+        _echo_json(res.to_dict())
+        return
+    out = _out()
+    out.print(
+        f"{res.heartbeats} heartbeats; gaps over {gap_s:g} s: {res.gaps_over_threshold} "
+        f"(longest {res.max_gap_s:g} s); bad lines {res.bad_lines}"
+    )
+    for gap in res.gaps:
+        out.print(
+            f"  shard {gap['shard']}: {gap['from_utc']} -> {gap['to_utc']} ({gap['gap_s']} s)"
+        )
+
+
+@capture_app.command("latency-report")
+@cli_guard
+def latency_report_cmd(
+    run: RunArg,
+    data_dir: DataDirOpt = DEFAULT_DATA,
+    json_out: JsonOpt = False,
+    pressure_s: Annotated[
+        float, typer.Option("--pressure-s", help="A pressure streak this long fails.")
+    ] = 5.0,
+) -> None:
+    """Write latency_report.json and latency_report.txt into the bundle and print it."""
+    report = write_latency_report(resolve_run_dir(run, data_dir), pressure_s)
+    if json_out:
+        _echo_json(report)
+    else:
+        _out().print(render_latency_text(report), end="")
+
+
+@capture_app.command("slice")
+@cli_guard
+def slice_cmd(
+    run: RunArg,
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="New bundle: a path, or a run id beside the source.")
+    ],
+    data_dir: DataDirOpt = DEFAULT_DATA,
+    json_out: JsonOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    stream: StreamOpt = None,
+    kind: KindOpt = None,
+) -> None:
+    """Cut a time range (and optionally streams/kinds) into a new bundle, then verify it."""
+    src = resolve_run_dir(run, data_dir)
+    dest = Path(out) if "/" in out else src.parent / out
+    res = slice_bundle(src, dest, make_filter(since, until, stream, kind))
+    check = verify_bundle(dest)
+    if json_out:
+        _echo_json({**res.to_dict(), "verify": check.to_dict(summary_only=True)})
+    else:
+        _out().print(
+            f"sliced {res.frames} frames, {res.runlog_records} runlog and "
+            f"{res.metrics_records} metrics records into {res.dest}; "
+            f"verify {'OK' if check.ok else 'FAILED: ' + str(check.first_error)}"
+        )
+    if not check.ok:
+        raise typer.Exit(1)
+
+
+@capture_app.command("bench")
+@cli_guard
+def bench_cmd(
+    run: Annotated[
+        Path | None, typer.Argument(help="Write the bench bundle here (default: a temp dir).")
+    ] = None,
+    json_out: JsonOpt = False,
+    frames: Annotated[int, typer.Option("--frames", min=1000, help="Frames to write.")] = 200_000,
+    level: Annotated[int, typer.Option("--level", help="zstd level.")] = DEFAULT_ZSTD_LEVEL,
+    block_kib: Annotated[int, typer.Option("--block-kib", min=4, help="Block size.")] = 1024,
+) -> None:
+    """Measure write and read throughput on synthetic market-channel frames."""
+    opts = WriterOptions(zstd_level=level, block_bytes=block_kib * 1024)
+    if run is None:
+        with tempfile.TemporaryDirectory(prefix="pmtape-bench-") as tmp:
+            res = run_bench(Path(tmp) / "bench", frames, opts)
+    else:
+        res = run_bench(run, frames, opts)
+    if json_out:
+        _echo_json(res.to_dict())
+        return
+    out = _out()
+    for key, value in res.to_dict().items():
+        out.print(f"{key:<26} {value}")
+
+
+@capture_app.command("gate")
+@cli_guard
+def gate_cmd(
+    run: RunArg,
+    data_dir: DataDirOpt = DEFAULT_DATA,
+    json_out: JsonOpt = False,
+    gap_s: Annotated[float, typer.Option("--gap-s", help="Heartbeat gap limit.")] = 2.0,
+    lag_p99_ms: Annotated[float, typer.Option("--lag-p99-ms", help="Loop lag p99 limit.")] = 10.0,
+    lag_max_ms: Annotated[float, typer.Option("--lag-max-ms", help="Loop lag max limit.")] = 100.0,
+    pressure_s: Annotated[float, typer.Option("--pressure-s", help="Pressure streak limit.")] = 5.0,
+) -> None:
+    """Apply the quality gates; print PASS or FAIL with reasons, exit 1 on FAIL."""
+    limits = GateThresholds(gap_s, lag_p99_ms, lag_max_ms, pressure_s)
+    res = run_gate(resolve_run_dir(run, data_dir), limits)
+    if json_out:
+        _echo_json(res.to_dict())
+    else:
+        out = _out()
+        out.print("PASS" if res.passed else "FAIL")
+        for reason in res.reasons:
+            out.print(f"  - {reason}")
+    if not res.passed:
+        raise typer.Exit(1)
