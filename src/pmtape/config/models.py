@@ -51,8 +51,88 @@ class SimVenueConfig(VenueConfig):
     rolling_period_secs: int = Field(900, ge=60, description="lifetime of a rolling-series market")
 
 
+class PolymarketVenueConfig(VenueConfig):
+    """Polymarket: Gamma discovery, the CLOB market channel, REST books (PROTOCOLS.md §1).
+
+    Off by default, so that a plain ``pmtape collect`` never reaches the internet; the URLs
+    default to the real public API (no key needed) and point at a fake venue in tests.
+    """
+
+    enabled: bool = False
+    gamma_url: str = "https://gamma-api.polymarket.com"
+    clob_url: str = "https://clob.polymarket.com"
+    data_url: str = "https://data-api.polymarket.com"
+    ws_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
+    mode: Literal["ws", "rest"] = Field("ws", description="stream the market channel or poll REST")
+    # -- market channel
+    assets_per_connection: int = Field(
+        200, ge=1, le=500, description="assets per socket (the venue goes silent past ~500)"
+    )
+    ping_interval_s: float = Field(10.0, gt=0, description="text PING cadence")
+    data_silence_s: float = Field(
+        120.0, ge=0, description="reconnect a socket with no data frame for this long (0: never)"
+    )
+    asset_silence_s: float = Field(
+        300.0,
+        ge=0,
+        description="resync an asset silent this long while its market moves (0: never)",
+    )
+    reconnect_backoff_base_s: float = Field(0.5, gt=0)
+    reconnect_backoff_max_s: float = Field(60.0, gt=0)
+    dynamic_subscribe: bool = Field(
+        True, description="add/remove assets on the open socket (false: reconnect with new set)"
+    )
+    # -- REST
+    rest_batch: bool = Field(True, description="poll with POST /books batches, else GET /book")
+    rest_batch_size: int = Field(100, ge=1, le=500)
+    poll_interval_s: float = Field(2.0, gt=0, description="REST polling cycle")
+    poll_concurrency: int = Field(4, ge=1, le=64)
+    http_timeout_s: float = Field(10.0, gt=0)
+    audit_every_minutes: float = Field(
+        10.0, ge=0, description="compare a sample of WS books with REST this often (0: never)"
+    )
+    audit_sample: int = Field(20, ge=1, description="books per audit")
+    rate_limits: dict[str, int] = Field(
+        default_factory=lambda: {
+            "global": 15_000,
+            "gamma": 4_000,
+            "gamma_markets": 300,
+            "gamma_events": 500,
+            "gamma_listing": 900,
+            "clob": 9_000,
+            "clob_book": 1_500,
+            "clob_books": 500,
+            "data": 1_000,
+        },
+        description="requests per rate_window_s, per bucket (the documented limits)",
+    )
+    rate_window_s: float = Field(10.0, gt=0)
+    # -- discovery
+    tags: list[str] = Field(default_factory=list, description="keep markets with any of these")
+    slug_patterns: list[str] = Field(
+        default_factory=list,
+        description="keep markets whose slug matches a glob, e.g. btc-updown-15m-*",
+    )
+    min_liquidity: float = Field(0.0, ge=0)
+    min_volume: float = Field(0.0, ge=0)
+    max_markets: int = Field(2000, ge=1)
+    discovery_page_size: int = Field(100, ge=1, le=100)
+    discovery_max_pages: int = Field(200, ge=1)
+    active_set: Literal["strict", "sticky"] = Field(
+        "strict", description="strict: replace each run; sticky: keep unseen markets a while"
+    )
+    sticky_grace_secs: float = Field(3600.0, ge=0)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> PolymarketVenueConfig:
+        if self.reconnect_backoff_max_s < self.reconnect_backoff_base_s:
+            raise ValueError("reconnect_backoff_max_s is below reconnect_backoff_base_s")
+        return self
+
+
 class VenuesConfig(_Frozen):
     sim: SimVenueConfig = SimVenueConfig()
+    polymarket: PolymarketVenueConfig = PolymarketVenueConfig()
 
 
 class WriterConfig(_Frozen):
@@ -68,6 +148,16 @@ class WriterConfig(_Frozen):
         if 60 % v:
             raise ValueError("must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)")
         return v
+
+
+class CaptureConfig(_Frozen):
+    """The raw capture every collector run writes (captures/RUN_ID/)."""
+
+    enabled: bool = Field(True, description="record every frame and HTTP body (--no-capture)")
+    flush_interval_s: float = Field(1.0, gt=0, le=60, description="a crash loses at most this")
+    segment_max_mb: int = Field(1024, ge=1, description="rotate a shard's segment at this size")
+    segment_max_secs: float = Field(3600.0, gt=0, description="... or after this long")
+    zstd_level: int = Field(1, ge=1, le=22, description="zstd level of capture blocks")
 
 
 class CollectorConfig(_Frozen):
@@ -91,6 +181,7 @@ class Config(_Frozen):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     writer: WriterConfig = WriterConfig()
     collector: CollectorConfig = CollectorConfig()
+    capture: CaptureConfig = CaptureConfig()
     miner: MinerConfig = MinerConfig()
     venues: VenuesConfig = VenuesConfig()
 

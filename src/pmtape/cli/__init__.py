@@ -1,0 +1,1 @@
+"""The ``pmtape`` command: thin typer commands over the library; rich lives only here."""

@@ -1,0 +1,257 @@
+"""The pipeline's verbs: config show, discover, collect, mine."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from pmtape.capture.bundle import resolve_run_dir
+from pmtape.cli.common import (
+    ConfigOpt,
+    DataDirOpt,
+    DurationOpt,
+    JsonOpt,
+    SetOpt,
+    VenueOpt,
+    adapters_for,
+    build_config,
+    cli_errors,
+    console,
+    echo_json,
+    run_until_signal,
+)
+from pmtape.collect.collector import Collector, CollectSummary
+from pmtape.collect.rebuild import rebuild
+from pmtape.config import Config, redacted_dict
+from pmtape.core.clock import now_ms
+from pmtape.core.errors import UsageError
+from pmtape.discovery.service import discover_loop, discover_once
+from pmtape.mine.miner import MineResult, mine
+
+log = logging.getLogger("pmtape")
+
+
+@cli_errors
+def config_show(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    venue: VenueOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Print the effective config (defaults < file < PMTAPE_* env < flags), secrets masked."""
+    cfg = build_config(config, data_dir, venue, set_)
+    echo_json(redacted_dict(cfg))
+
+
+@cli_errors
+def discover(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    venue: VenueOpt = None,
+    set_: SetOpt = None,
+    loop: Annotated[
+        bool, typer.Option("--loop", help="Keep discovering on each venue's cadence.")
+    ] = False,
+    duration: DurationOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find each venue's active markets; write the universe, markets log and active snapshot."""
+    cfg = build_config(config, data_dir, venue, set_)
+    adapters = adapters_for(cfg)
+    if not loop:
+        summaries = asyncio.run(discover_once(cfg.data_dir, adapters))
+        if as_json:
+            echo_json(summaries)
+        for s in summaries:
+            if s.error:
+                console.print(f"[red]{s.venue}: discovery failed: {s.error}[/red]")
+            elif not as_json:
+                console.print(
+                    f"{s.venue}: {s.markets} markets, {s.instruments} instruments "
+                    f"({s.elapsed_s:.2f}s) -> {s.snapshot_path}"
+                )
+        if any(s.error for s in summaries):
+            raise typer.Exit(1)
+        return
+    intervals = {n: cfg.venue(n).discovery_interval_secs for n in adapters}
+
+    async def main(stop: asyncio.Event) -> None:
+        if duration is not None:
+            asyncio.get_running_loop().call_later(duration, stop.set)
+        await discover_loop(cfg.data_dir, adapters, intervals, stop)
+
+    run_until_signal(main)
+
+
+@cli_errors
+def collect(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    venue: VenueOpt = None,
+    set_: SetOpt = None,
+    duration: DurationOpt = None,
+    capture: Annotated[
+        bool, typer.Option("--capture/--no-capture", help="Record every raw frame (captures/).")
+    ] = True,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Name of the capture run (default: time-pid).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Collect books live for the active sets that `pmtape discover` publishes.
+
+    Writes orderbook_snapshots/ (and trades/) under the data dir. SIGINT/SIGTERM flush
+    everything buffered, then exit 0.
+    """
+    cfg = build_config(config, data_dir, venue, set_)
+    summary = collect_run(cfg, duration, capture=capture, run_id=run_id)
+    if as_json:
+        echo_json(summary)
+    else:
+        print_collect_summary(summary)
+    if summary.fatal:
+        raise typer.Exit(1)
+
+
+def collect_run(
+    cfg: Config, duration: float | None, *, capture: bool = True, run_id: str | None = None
+) -> CollectSummary:
+    """Run the collector until a signal or the duration; return its summary."""
+    collector = Collector(
+        cfg, adapters_for(cfg), capture=capture and cfg.capture.enabled, run_id=run_id
+    )
+
+    async def main(stop: asyncio.Event) -> CollectSummary:
+        return await collector.run_until(stop, duration)
+
+    return run_until_signal(main)
+
+
+def print_collect_summary(s: CollectSummary) -> None:
+    """Print the end-of-run summary of a collector."""
+    console.print(
+        f"collected for {s.duration_s:.1f}s: rows_accepted={s.rows_accepted} "
+        f"rows_written={s.rows_written} trades_written={s.trades_written} "
+        f"files_written={s.files_written} rows_dropped={s.rows_dropped} "
+        f"loop_lag_max={s.loop_lag_max_ms:.1f}ms"
+    )
+    if s.run_dir:
+        console.print(f"capture: {s.run_dir}")
+    if s.fatal:
+        console.print(f"[red]fatal: {s.fatal}[/red]")
+
+
+def _parse_when(text: str | None, default_ms: int) -> int:
+    if text is None:
+        return default_ms
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{text!r}: expected an ISO time such as 2026-11-21T08:00") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+@cli_errors
+def mine_cmd(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    venue: VenueOpt = None,
+    set_: SetOpt = None,
+    start: Annotated[
+        str | None, typer.Option(help="Range start, ISO UTC (default: end - lookback).")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Range end, ISO UTC (default: now).")] = None,
+    hours: Annotated[
+        float | None, typer.Option(help="Lookback in hours when --start is absent.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rank markets by depth, spread and activity; write the stats cache the scheduler reads."""
+    cfg = build_config(config, data_dir, venue, set_)
+    end_ms = _parse_when(end, now_ms())
+    lookback_h = hours if hours is not None else cfg.miner.lookback_hours
+    start_ms = _parse_when(start, end_ms - int(lookback_h * 3_600_000))
+    if start_ms >= end_ms:
+        raise UsageError("--start must be before --end")
+    results = [
+        mine(cfg.data_dir, name, start_ms, end_ms, cfg.miner.top_n)
+        for name in _mine_venues(cfg, venue)
+    ]
+    if as_json:
+        echo_json([r.to_dict() for r in results])
+        return
+    for r in results:
+        print_mine_result(r)
+
+
+def _mine_venues(cfg: Any, venue: list[str] | None) -> list[str]:
+    root = Path(cfg.data_dir) / "orderbook_snapshots"
+    if venue:
+        return list(venue)
+    found = sorted(p.name.split("=", 1)[1] for p in root.glob("venue=*") if p.is_dir())
+    if not found:
+        raise UsageError(f"no snapshots under {root} (run `pmtape collect` or `pmtape demo` first)")
+    return found
+
+
+def print_mine_result(r: MineResult) -> None:
+    """Print a miner result as three compact tables."""
+    console.print(
+        f"[bold]{r.venue}[/bold]: {r.snapshots} snapshots of {r.instruments} books "
+        f"-> stats cache {r.stats_path}"
+    )
+    for title, rows, col, fmt in (
+        ("deepest (avg top-3 size per side, summed)", r.top_depth, "avg_depth3", "{:,.0f}"),
+        ("tightest average spread", r.top_spread, "avg_spread", "{:.4f}"),
+        ("most quote updates", r.top_updates, "update_count", "{:,}"),
+    ):
+        table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+        table.add_column("market_id")
+        table.add_column("outcome_id", overflow="ellipsis", max_width=24)
+        table.add_column(col, justify="right")
+        for row in rows:
+            table.add_row(row.market_id, row.outcome_id, fmt.format(getattr(row, col)))
+        console.print(table)
+
+
+@cli_errors
+def rebuild_cmd(
+    run: Annotated[
+        str, typer.Argument(help="Run id (under <data-dir>/captures) or a run directory.")
+    ],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    set_: SetOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Archive to write (default: <data-dir>/rebuild/<RUN_ID>)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an archive already in --out.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rebuild the Parquet archive of a capture run from its raw frames (deterministic)."""
+    cfg = build_config(config, data_dir, None, set_)
+    run_dir = resolve_run_dir(run, cfg.data_dir)
+    out_dir = out if out is not None else cfg.data_dir / "rebuild" / run_dir.name
+    with console.status("rebuilding…") as status:
+        summary = rebuild(
+            run_dir, out_dir, force=force, progress=lambda n: status.update(f"{n:,} frames…")
+        )
+    if as_json:
+        echo_json(summary)
+        return
+    console.print(
+        f"rebuilt {summary.run_dir}: {summary.frames:,} frames -> {summary.snapshot_rows:,} "
+        f"snapshot rows, {summary.trade_rows:,} trades in {summary.files} files under "
+        f"{summary.out_dir} (bad frames skipped: {summary.bad_frames})"
+    )

@@ -1,0 +1,1 @@
+"""Collection: sessions -> normalizer -> books -> snapshotter -> writer, per venue."""

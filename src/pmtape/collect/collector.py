@@ -1,0 +1,206 @@
+"""The collector process: every enabled venue's VenueCollector, one Parquet writer thread, the
+run bundle (capture, run log, metrics), and the periodic status line.
+
+Shutdown (SIGINT/SIGTERM or ``--duration``): the venues' tasks are cancelled, every row they
+had buffered is handed to the writer, the writer flushes everything to disk and the capture
+is flushed and closed before ``run`` returns — every row the collector accepted is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from pmtape.collect.capture_run import CaptureRun
+from pmtape.collect.venue import VenueCollector
+from pmtape.config.models import Config
+from pmtape.ops.looplag import LoopLagMonitor
+from pmtape.schedule.active import active_snapshot_path
+from pmtape.store.parquet import ParquetSink
+from pmtape.venues.base import VenueAdapter
+
+log = logging.getLogger(__name__)
+_HEARTBEAT_S = 1.0
+
+
+class CollectSummary(msgspec.Struct):
+    """What a collector run did, for the final line and for tests."""
+
+    duration_s: float
+    rows_accepted: int
+    rows_dropped: int
+    rows_written: int
+    trades_written: int
+    files_written: int
+    loop_lag_max_ms: float
+    venues: dict[str, dict[str, Any]]
+    run_dir: str | None = None
+    fatal: str | None = None
+
+
+class Collector:
+    """Runs the venues' collectors, the Parquet writer and the capture until stopped."""
+
+    def __init__(
+        self,
+        config: Config,
+        adapters: Mapping[str, VenueAdapter],
+        *,
+        capture: bool | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.config = config
+        self.sink = ParquetSink(config.data_dir, config.writer)
+        if capture is None:
+            capture = config.capture.enabled
+        self.run = CaptureRun(config, list(adapters), run_id) if capture else None
+        self.venues = {name: self._venue(name, a) for name, a in adapters.items()}
+        self.lag = LoopLagMonitor()
+        self.fatal: str | None = None
+        self._last_status: tuple[float, dict[str, int]] = (time.monotonic(), {})
+
+    def _venue(self, name: str, adapter: VenueAdapter) -> VenueCollector:
+        cfg = self.config
+        venue = VenueCollector(
+            adapter,
+            cfg.venue(name),
+            top_k=cfg.top_k,
+            data_dir=cfg.data_dir,
+            active_path=active_snapshot_path(cfg.data_dir, name),
+            sink=self.sink,
+            recorder=self.run.recorder(name) if self.run else None,
+            snapshot_tick_ms=cfg.collector.snapshot_tick_ms,
+            state_poll_s=cfg.collector.state_poll_secs,
+        )
+        if self.run is not None:
+            run = self.run
+            venue.session_log = lambda stream, kind, detail: run.session_event(
+                name, stream, kind, detail
+            )
+        return venue
+
+    async def run_until(
+        self, stop: asyncio.Event, duration_s: float | None = None
+    ) -> CollectSummary:
+        """Collect until ``stop`` is set or ``duration_s`` passed; flush everything; summarize."""
+        started = time.monotonic()
+        self.sink.start()
+        tasks = [asyncio.create_task(v.run(), name=f"collect-{n}") for n, v in self.venues.items()]
+        helpers = [
+            asyncio.create_task(self.lag.run(), name="loop-lag"),
+            asyncio.create_task(self._status_loop(), name="status"),
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+        ]
+        try:
+            await self._wait(stop, tasks, duration_s)
+        finally:
+            await self._shutdown([*tasks, *helpers])
+        return self._summary(time.monotonic() - started)
+
+    async def _wait(
+        self, stop: asyncio.Event, tasks: list[asyncio.Task[None]], duration_s: float | None
+    ) -> None:
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait(
+            [waiter, *tasks], timeout=duration_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiter.cancel()
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                exc = task.exception()
+                self.fatal = f"{task.get_name()}: {type(exc).__name__}: {exc}"
+                log.error("fatal: %s", self.fatal, exc_info=exc)
+
+    async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
+        if self.run is not None:
+            self.run.stopping = True
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for venue in self.venues.values():
+            venue.flush_to_sink()
+            with contextlib.suppress(Exception):
+                await venue.session.aclose()
+        await asyncio.to_thread(self.sink.close)
+        if self.run is not None:
+            if self.fatal is not None:
+                missing = [
+                    k
+                    for v in self.venues.values()
+                    for k, b in v.state.books.items()
+                    if b.last_recv_ms is None
+                ]
+                self.run.fatal(self.fatal, missing)
+            await asyncio.to_thread(self.run.finish, "fatal" if self.fatal else "normal")
+
+    async def _heartbeat_loop(self) -> None:
+        if self.run is None:
+            return
+        queue_cap = self.config.writer.queue_max_batches
+        while True:
+            await asyncio.sleep(_HEARTBEAT_S)
+            ws = self.sink.stats()
+            self.run.heartbeat(
+                self.lag.drain(),
+                dropped_total=int(ws["dropped_rows"]),
+                pressure=ws["queue_size"] > 0.8 * queue_cap,
+                venues={n: v.status() for n, v in self.venues.items()},
+            )
+
+    async def _status_loop(self) -> None:
+        interval = self.config.collector.log_interval_secs
+        while True:
+            await asyncio.sleep(interval)
+            for line in self.status_lines():
+                log.info("%s", line)
+
+    def status_lines(self) -> list[str]:
+        """Return one status line per venue plus one for the writer."""
+        now = time.monotonic()
+        then, prev = self._last_status
+        elapsed = max(now - then, 1e-9)
+        lines = []
+        current: dict[str, int] = {}
+        for name, venue in self.venues.items():
+            st = venue.status()
+            rows = int(st.get("rows_submitted", 0))
+            current[name] = rows
+            rate = (rows - prev.get(name, 0)) / elapsed
+            lines.append(
+                f"{name}: connected={st['connected']} subs={st['subs']} (hot {st['hot']}, "
+                f"warm {st['warm']}) universe={st['universe']} snapshots/s={rate:.1f} "
+                f"frames={st.get('frames', 0)} bad={st.get('norm_bad', 0)} "
+                f"unknown={st.get('norm_unknown', 0)}"
+            )
+        ws = self.sink.stats()
+        lines.append(
+            f"writer: rows_written={ws['rows_written']} files={ws['files_written']} "
+            f"flushes={ws['flushes']} queue={ws['queue_size']} dropped={ws['dropped_rows']} "
+            f"errors={ws['errors']} loop_lag_max={self.lag.max_ms:.1f}ms"
+        )
+        self._last_status = (now, current)
+        return lines
+
+    def _summary(self, duration_s: float) -> CollectSummary:
+        ws = self.sink.stats()
+        submitted = sum(v.counters["rows_submitted"] for v in self.venues.values())
+        return CollectSummary(
+            duration_s=round(duration_s, 3),
+            rows_accepted=submitted - int(ws["dropped_snapshot_rows"]),
+            rows_dropped=int(ws["dropped_rows"]),
+            rows_written=int(ws["snapshot_rows_written"]),
+            trades_written=int(ws["trade_rows_written"]),
+            files_written=int(ws["files_written"]),
+            loop_lag_max_ms=round(self.lag.max_ms, 3),
+            venues={n: v.status() for n, v in self.venues.items()},
+            run_dir=str(self.run.path) if self.run else None,
+            fatal=self.fatal,
+        )

@@ -1,0 +1,93 @@
+"""What the collector writes into a capture besides raw frames: its own decisions.
+
+Raw frames and HTTP bodies are recorded exactly as received. The collector's decisions —
+subscriptions, session lifecycle, and each snapshot tick with the books it took — are recorded
+as local events in the same shard, in processing order, so ``pmtape rebuild`` can drive the
+same state machine (collect/state.py) through the same steps. docs/CAPTURE_FORMAT.md lists the
+local event payloads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from pmtape.capture.bundle import ShardedCapture
+from pmtape.capture.format import FrameKind
+from pmtape.capture.format import HttpMeta as CaptureHttpMeta
+from pmtape.core.instrument import Instrument
+from pmtape.venues.base import HttpMeta
+
+LOCAL = "local"
+_SESSION_KINDS = {"connected": FrameKind.CONNECT, "disconnected": FrameKind.DISCONNECT}
+_encode = msgspec.json.Encoder().encode
+
+
+class Recorder:
+    """Appends one venue's frames and decisions to its capture shard."""
+
+    __slots__ = ("_cap", "_local", "_prefix", "shard", "venue")
+
+    def __init__(self, capture: ShardedCapture, shard: int, venue: str) -> None:
+        self._cap = capture
+        self.shard = shard
+        self.venue = venue
+        self._prefix = f"{venue}:"
+        self._local = f"{venue}:{LOCAL}"
+
+    def frame(self, stream: str, payload: bytes, rx_wall_ns: int) -> None:
+        """Record one WebSocket frame as received."""
+        self._cap.append(
+            self.shard,
+            FrameKind.WS_TEXT,
+            self._prefix + stream,
+            payload,
+            rx_wall_ns,
+            time.monotonic_ns(),
+        )
+
+    def http(self, stream: str, payload: bytes, rx_wall_ns: int, meta: HttpMeta) -> None:
+        """Record one HTTP body with how it was fetched."""
+        cmeta = CaptureHttpMeta(
+            method=meta.method,
+            url=meta.url,
+            status=meta.status,
+            latency_ns=int(meta.latency_ms * 1_000_000),
+            params=meta.params or None,
+        )
+        self._cap.append(
+            self.shard,
+            FrameKind.HTTP_RESPONSE,
+            self._prefix + stream,
+            payload,
+            rx_wall_ns,
+            time.monotonic_ns(),
+            cmeta,
+        )
+
+    def local(self, kind: FrameKind, body: dict[str, Any]) -> None:
+        """Record one of the collector's own decisions."""
+        self._cap.append(
+            self.shard, kind, self._local, _encode(body), time.time_ns(), time.monotonic_ns()
+        )
+
+    def subscribed(self, instruments: Iterable[Instrument]) -> None:
+        """Record that books of these instruments are now kept."""
+        rows = [[i.market_id, i.instrument_id, i.poll_key] for i in instruments]
+        self.local(FrameKind.SUBSCRIBE, {"instruments": rows})
+
+    def unsubscribed(self, keys: Iterable[str]) -> None:
+        """Record that books of these instrument keys are dropped."""
+        self.local(FrameKind.UNSUBSCRIBE, {"keys": list(keys)})
+
+    def session_event(self, stream: str, kind: str, detail: dict[str, Any]) -> None:
+        """Record a session lifecycle event."""
+        body = {"stream": stream, "event": kind, "detail": detail}
+        self.local(_SESSION_KINDS.get(kind, FrameKind.EVENT), body)
+
+    def snapshot_tick(self, ts_ms: int, keys: list[str]) -> None:
+        """Record that these books were snapshotted at ``ts_ms``."""
+        self.local(FrameKind.EVENT, {"event": "snapshot", "ts_ms": ts_ms, "keys": keys})

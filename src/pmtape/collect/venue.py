@@ -1,0 +1,241 @@
+"""One venue's live collection: session, subscriptions, snapshot cadence, hand-off to writers.
+
+Receive path (``on_frame``): record the raw frame, then normalize and apply it to the books;
+nothing else, never awaiting, never doing I/O. Everything slower — choosing subscriptions,
+reading the active set, taking snapshots, handing rows to the writer — runs in this venue's
+own tasks, so one venue's trouble never slows another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pmtape.collect.recorder import Recorder
+from pmtape.collect.snapshotter import Snapshotter
+from pmtape.collect.state import VenueBooks
+from pmtape.config.models import VenueConfig
+from pmtape.core.clock import mono_s, now_ms
+from pmtape.core.instrument import Instrument
+from pmtape.schedule.active import ActiveSetReader
+from pmtape.schedule.churn import SubscriptionPlanner
+from pmtape.schedule.scheduler import Scheduler
+from pmtape.schedule.scores import load_scores
+from pmtape.store.parquet import ParquetSink
+from pmtape.venues.base import HttpMeta, VenueAdapter
+
+log = logging.getLogger(__name__)
+
+HOT = "hot"
+WARM = "warm"
+_SCHEDULE_EVERY_S = 1.0
+_SCORES_EVERY_S = 60.0
+
+
+class VenueCollector:
+    """Collects one venue: subscribe what the scheduler targets, keep books, snapshot them."""
+
+    def __init__(
+        self,
+        adapter: VenueAdapter,
+        vcfg: VenueConfig,
+        *,
+        top_k: int,
+        data_dir: Path,
+        active_path: Path,
+        sink: ParquetSink,
+        recorder: Recorder | None = None,
+        snapshot_tick_ms: int = 50,
+        state_poll_s: float = 5.0,
+    ) -> None:
+        self.name = adapter.name
+        self.vcfg = vcfg
+        self.data_dir = data_dir
+        self.sink = sink
+        self.recorder = recorder
+        self.session = adapter.new_session()
+        self.state = VenueBooks(
+            self.name, adapter.new_normalizer(), top_k, int(vcfg.stale_after_secs * 1000) or None
+        )
+        self.scheduler = Scheduler.from_config(self.name, vcfg)
+        self.planner = SubscriptionPlanner(vcfg.subscription_churn_limit_per_minute)
+        self.active = ActiveSetReader(active_path)
+        self.snapshotter = Snapshotter()
+        self.instruments: dict[str, Instrument] = {}  # the universe, by instrument key
+        self.tier: dict[str, str] = {}  # subscribed instrument key -> tier
+        self.counters = self.state.counters
+        self.hot_source: str | None = None
+        self.session_log: Callable[[str, str, dict[str, Any]], None] | None = None
+        self._tick_s = snapshot_tick_ms / 1000
+        self._state_poll_s = state_poll_s
+        self._scores: dict[str, float] | None = None
+        self._scores_checked = float("-inf")
+
+    # -- receive path (called by the session on the loop, never awaits) -------------------
+
+    def on_frame(self, stream: str, payload: bytes, ts_recv_ns: int) -> None:
+        """Record one raw frame, then apply it to the books."""
+        if self.recorder is not None:
+            self.recorder.frame(stream, payload, ts_recv_ns)
+        counters = self.counters
+        counters["frames"] += 1
+        counters["bytes"] += len(payload)
+        self.state.apply_frame(payload, ts_recv_ns // 1_000_000)
+
+    def on_http(self, stream: str, payload: bytes, ts_recv_ns: int, meta: HttpMeta) -> None:
+        """Record one HTTP body (REST polling), then apply it like a frame."""
+        if self.recorder is not None:
+            self.recorder.http(stream, payload, ts_recv_ns, meta)
+        self.counters["http_bodies"] += 1
+        self.state.apply_frame(payload, ts_recv_ns // 1_000_000)
+
+    def on_session_event(self, stream: str, kind: str, detail: dict[str, Any]) -> None:
+        """Record and apply a session lifecycle event (a disconnect makes books stale)."""
+        if self.recorder is not None:
+            self.recorder.session_event(stream, kind, detail)
+        self.state.session_event(stream, kind, detail)
+        if self.session_log is not None:
+            self.session_log(stream, kind, detail)
+        log.debug("%s %s: %s %s", self.name, stream, kind, detail)
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run the session, scheduling and snapshot tasks until cancelled."""
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.session.run(self), name=f"{self.name}-session")
+            tg.create_task(self._schedule_loop(), name=f"{self.name}-schedule")
+            tg.create_task(self._snapshot_loop(), name=f"{self.name}-snapshots")
+
+    async def _schedule_loop(self) -> None:
+        last_state = float("-inf")
+        while True:
+            now = mono_s()
+            if now - last_state >= self._state_poll_s or self.state.retired:
+                last_state = now
+                self._refresh_universe(now)
+            await self._apply_targets(now)
+            await asyncio.sleep(_SCHEDULE_EVERY_S)
+
+    def _refresh_universe(self, now: float) -> None:
+        changed = self.active.poll()
+        if now - self._scores_checked >= _SCORES_EVERY_S:
+            self._scores_checked = now
+            scores = load_scores(self.data_dir, self.name, now_ms())
+            if scores != self._scores:
+                self._scores = scores
+                changed = True
+        retired = self.state.retired
+        if changed or retired:
+            insts = [i for i in self.active.instruments() if i.instrument_key not in retired]
+            self.instruments = {i.instrument_key: i for i in insts}
+            self.scheduler.update_universe(insts, self._scores)
+            if self.scheduler.hot_source != self.hot_source:
+                self.hot_source = self.scheduler.hot_source
+                log.info("%s: HOT set picked by %s", self.name, _describe_source(self.hot_source))
+            self.counters["universe_updates"] += 1
+
+    async def _apply_targets(self, now: float) -> None:
+        targets = self.scheduler.targets(now)
+        tiers = dict.fromkeys(targets.hot, HOT)
+        tiers.update(dict.fromkeys(targets.warm, WARM))
+        subscribed = self.state.by_key
+        add: list[str]
+        drop: list[str]
+        if not subscribed:
+            # A fresh session's initial set is not churn: subscribe it whole.
+            add, drop = [k for k in tiers if k in self.instruments], []
+        else:
+            add, drop = self.planner.plan(set(subscribed), list(tiers), now)
+        drop += [k for k in subscribed if k not in self.instruments and k not in drop]
+        if add:
+            await self._subscribe(add, tiers)
+        if drop:
+            await self._unsubscribe(drop)
+        self._retier(tiers)
+
+    async def _subscribe(self, keys: list[str], tiers: dict[str, str]) -> None:
+        insts = [self.instruments[k] for k in keys if k in self.instruments]
+        self.state.add(insts)
+        if self.recorder is not None:
+            self.recorder.subscribed(insts)
+        now = now_ms()
+        for inst in insts:
+            tier = self.tier[inst.instrument_key] = tiers.get(inst.instrument_key, WARM)
+            interval = self._interval(tier)
+            self.snapshotter.schedule(inst.instrument_key, interval, now + interval)
+        self.counters["subscribes"] += len(insts)
+        await self.session.subscribe([i.poll_key for i in insts])
+
+    async def _unsubscribe(self, keys: list[str]) -> None:
+        gone = self.state.remove(keys)
+        if self.recorder is not None:
+            self.recorder.unsubscribed([i.instrument_key for i in gone])
+        for inst in gone:
+            self.tier.pop(inst.instrument_key, None)
+            self.snapshotter.remove(inst.instrument_key)
+        self.counters["unsubscribes"] += len(gone)
+        await self.session.unsubscribe([i.poll_key for i in gone])
+
+    def _retier(self, tiers: dict[str, str]) -> None:
+        now = now_ms()
+        for key in self.state.by_key:
+            tier = tiers.get(key, WARM)
+            if self.tier.get(key) != tier:
+                self.tier[key] = tier
+                interval = self._interval(tier)
+                self.snapshotter.schedule(key, interval, now + interval)
+
+    def _interval(self, tier: str) -> int:
+        v = self.vcfg
+        return v.snapshot_interval_ms_hot if tier == HOT else v.snapshot_interval_ms_warm
+
+    async def _snapshot_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_s)
+            self.take_due_snapshots(now_ms())
+
+    def take_due_snapshots(self, now: int) -> None:
+        """Snapshot every book that is due and hand the rows to the writer."""
+        keys = self.snapshotter.pop_due(now)
+        if keys:
+            if self.recorder is not None:
+                self.recorder.snapshot_tick(now, keys)
+            self.state.snapshot(keys, now)
+        self.flush_to_sink()
+
+    def flush_to_sink(self) -> None:
+        """Hand buffered snapshot and trade rows to the writer thread."""
+        snaps, trades = self.state.take_rows()
+        if len(snaps):
+            self.counters["rows_submitted"] += len(snaps)
+            self.sink.submit("snapshots", self.name, snaps)
+        if len(trades):
+            self.counters["trades_submitted"] += len(trades)
+            self.sink.submit("trades", self.name, trades)
+
+    def status(self) -> dict[str, Any]:
+        """Return this venue's counters for the periodic status line and summaries."""
+        hot = sum(1 for t in self.tier.values() if t == HOT)
+        subs = len(self.state.by_key)
+        out: dict[str, Any] = {
+            "venue": self.name,
+            "connected": self.session.connected,
+            "universe": len(self.instruments),
+            "subs": subs,
+            "hot": hot,
+            "warm": subs - hot,
+            "hot_source": self.hot_source,
+        }
+        out.update(self.counters)
+        out.update({f"norm_{k}": v for k, v in self.state.normalizer.stats.items()})
+        return out
+
+
+def _describe_source(source: str | None) -> str:
+    if source == "stats":
+        return "score from the miner's stats cache"
+    return "activity/recency (no stats cache yet)"
