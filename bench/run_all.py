@@ -12,7 +12,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_book.py", "bench_writer.py", "bench_capture.py"]
+BENCHES = [
+    "bench_book.py",
+    "bench_writer.py",
+    "bench_capture.py",
+    "bench_collect.py",
+    "bench_polymarket.py",
+]
 
 
 def main() -> int:

@@ -36,7 +36,8 @@ class SimAdapter(VenueAdapter):
         """Return a fresh live session over its own copy of the universe."""
         cfg = self.config
         generator = SimGenerator(universe_for(cfg), cfg.seed, trade_ratio=cfg.trade_ratio)
-        return SimSession(generator, cfg.updates_per_sec)
+        # Small chunks keep the simulated venue from holding the loop for long stretches.
+        return SimSession(generator, cfg.updates_per_sec, max_chunk=250)
 
     def new_normalizer(self) -> Normalizer:
         """Return a fresh sim normalizer."""
