@@ -38,8 +38,8 @@ def instrument_key(venue: str, market_id: str, instrument_id: str) -> str:
     return f"{venue}:{market_id}:{instrument_id}"
 
 
-class MarketInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A market as discovery found it: one line of ``universe.jsonl``."""
+class MarketInfo(msgspec.Struct, kw_only=True):
+    """A market as discovery found it: one line of ``universe.jsonl`` (every field written)."""
 
     venue: str
     market_id: str
