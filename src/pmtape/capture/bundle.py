@@ -17,6 +17,7 @@ from pmtape.capture.options import WriterOptions, WriterStats
 from pmtape.capture.writer import CaptureWriter
 from pmtape.core.clock import iso_utc
 from pmtape.core.errors import CaptureCorrupt, UsageError
+from pmtape.store.atomic import atomic_write_bytes
 
 BUNDLE_FORMAT = "pmtape-capture-bundle"
 BUNDLE_VERSION = 1
@@ -27,19 +28,9 @@ _LEN = struct.Struct("<I")
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write JSON to ``path`` atomically (temp file, fsync, rename, fsync dir)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """Write readable JSON to ``path`` atomically (temp file, fsync, rename, fsync dir)."""
     data = json.dumps(obj, indent=2, sort_keys=True, default=str).encode() + b"\n"
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    atomic_write_bytes(path, data)
 
 
 def shard_file(stem: str, shard: int, ext: str) -> str:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,10 +28,7 @@ from pmtape.capture import (
 from pmtape.capture.options import DEFAULT_ZSTD_LEVEL
 from pmtape.capture.reports import render_latency_text
 from pmtape.capture.verify import SegmentCheck
-from pmtape.core.errors import PmtapeError
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from pmtape.cli.common import cli_errors
 
 capture_app = typer.Typer(
     help="Check, inspect, report on and cut capture run bundles (data/captures/RUN_ID).",
@@ -73,25 +68,8 @@ def _echo_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def cli_guard(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn pmtape and OS errors into one line on stderr and a non-zero exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except PmtapeError as exc:
-            sys.stderr.write(f"pmtape: error: {exc}\n")
-            raise typer.Exit(exc.exit_code) from None
-        except OSError as exc:
-            sys.stderr.write(f"pmtape: error: {exc.strerror or exc}: {exc.filename or ''}\n")
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
 @capture_app.command("verify")
-@cli_guard
+@cli_errors
 def verify_cmd(
     run: RunArg,
     data_dir: DataDirOpt = DEFAULT_DATA,
@@ -130,7 +108,7 @@ def _segments_table(segments: list[SegmentCheck]) -> Table:
 
 
 @capture_app.command("inspect")
-@cli_guard
+@cli_errors
 def inspect_cmd(
     run: RunArg,
     data_dir: DataDirOpt = DEFAULT_DATA,
@@ -180,7 +158,7 @@ def _payload_text(view: dict[str, Any], full: bool) -> str:
 
 
 @capture_app.command("audit")
-@cli_guard
+@cli_errors
 def audit_cmd(
     run: RunArg,
     data_dir: DataDirOpt = DEFAULT_DATA,
@@ -204,7 +182,7 @@ def audit_cmd(
 
 
 @capture_app.command("latency-report")
-@cli_guard
+@cli_errors
 def latency_report_cmd(
     run: RunArg,
     data_dir: DataDirOpt = DEFAULT_DATA,
@@ -222,7 +200,7 @@ def latency_report_cmd(
 
 
 @capture_app.command("slice")
-@cli_guard
+@cli_errors
 def slice_cmd(
     run: RunArg,
     out: Annotated[
@@ -253,7 +231,7 @@ def slice_cmd(
 
 
 @capture_app.command("bench")
-@cli_guard
+@cli_errors
 def bench_cmd(
     run: Annotated[
         Path | None, typer.Argument(help="Write the bench bundle here (default: a temp dir).")
@@ -279,7 +257,7 @@ def bench_cmd(
 
 
 @capture_app.command("gate")
-@cli_guard
+@cli_errors
 def gate_cmd(
     run: RunArg,
     data_dir: DataDirOpt = DEFAULT_DATA,

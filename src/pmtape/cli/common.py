@@ -102,6 +102,10 @@ def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
             kind = "config error" if isinstance(exc, ConfigError) else "error"
             err_console.print(f"pmtape: {kind}: {exc}", markup=False, highlight=False)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # a path the user gave that cannot be read or written
+            where = f": {exc.filename}" if exc.filename else ""
+            err_console.print(f"pmtape: error: {exc.strerror or exc}{where}", markup=False)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
 

@@ -22,8 +22,6 @@ end_ms``):
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ import polars as pl
 from pmtape.core.clock import iso_utc, utc_date
 from pmtape.core.errors import StoreError, UsageError
 from pmtape.mine.cache import STATS_COLUMNS, stats_path
+from pmtape.store.atomic import atomic_target
 
 _log = logging.getLogger(__name__)
 
@@ -247,13 +246,8 @@ def write_stats(data_dir: Path, stats: pl.DataFrame, date: str) -> dict[str, Pat
 
 
 def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        frame.write_parquet(tmp, compression="zstd")
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with atomic_target(path) as tmp:
+            frame.write_parquet(tmp, compression="zstd")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise StoreError(f"cannot write {path}: {exc}") from exc

@@ -11,8 +11,6 @@ logs each kind of problem once until a good file is loaded again.
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import msgspec
 
 from pmtape.core.clock import iso_utc
 from pmtape.core.instrument import Instrument
+from pmtape.store.atomic import atomic_write_bytes
 
 _log = logging.getLogger(__name__)
 
@@ -56,34 +55,7 @@ def write_active_snapshot(
     snapshot = ActiveSnapshot(
         asof_ts_utc=iso_utc(asof_ms), venue=venue, count=len(by_key), instruments=by_key
     )
-    _write_atomic(path, _ENCODER.encode(snapshot))
-
-
-def _write_atomic(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on a directory; the rename is still atomic
-    finally:
-        os.close(fd)
+    atomic_write_bytes(path, _ENCODER.encode(snapshot))
 
 
 class ActiveSetReader:
