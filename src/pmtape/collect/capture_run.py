@@ -59,7 +59,14 @@ class CaptureRun:
         """Return the recorder of a venue's shard."""
         return Recorder(self.capture, self.shards[venue], venue)
 
-    def session_event(self, venue: str, stream: str, kind: str, detail: Mapping[str, Any]) -> None:
+    def event(self, venue: str, kind: str, fields: Mapping[str, Any]) -> None:
+        """Log a venue's lifecycle record: session events, universe refreshes, subscriptions."""
+        if kind == "session":
+            self._session_event(venue, fields["stream"], fields["event"], fields["detail"])
+        else:
+            self.runlog.write(kind, shard=self.shards[venue], venue=venue, **dict(fields))
+
+    def _session_event(self, venue: str, stream: str, kind: str, detail: Mapping[str, Any]) -> None:
         """Log connects, disconnects and reconnects (a connect after a disconnect)."""
         shard = self.shards[venue]
         key = f"{venue}:{stream}"
@@ -70,8 +77,8 @@ class CaptureRun:
         elif kind == "disconnected":
             self._connected[key] = False
             self.runlog.write("disconnect", shard=shard, stream=key, expected=self.stopping)
-        elif kind in ("subscribed", "unsubscribed", "error"):
-            self.runlog.write(kind, shard=shard, stream=key, **dict(detail))
+        else:
+            self.runlog.write(f"session_{kind}", shard=shard, stream=key, **dict(detail))
 
     def heartbeat(
         self, loop_lag_ms: list[float], dropped_total: int, pressure: bool, venues: dict[str, Any]

@@ -80,9 +80,7 @@ class Collector:
         )
         if self.run is not None:
             run = self.run
-            venue.session_log = lambda stream, kind, detail: run.session_event(
-                name, stream, kind, detail
-            )
+            venue.event_log = lambda kind, fields: run.event(name, kind, fields)
         return venue
 
     async def run_until(
@@ -112,9 +110,10 @@ class Collector:
         )
         waiter.cancel()
         for task in done:
-            if task is not waiter and task.exception() is not None:
-                exc = task.exception()
-                self.fatal = f"{task.get_name()}: {type(exc).__name__}: {exc}"
+            exc = None if task is waiter else task.exception()
+            if exc is not None:
+                root = _first_leaf(exc)
+                self.fatal = f"{task.get_name()}: {type(root).__name__}: {root}"
                 log.error("fatal: %s", self.fatal, exc_info=exc)
 
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
@@ -204,3 +203,10 @@ class Collector:
             run_dir=str(self.run.path) if self.run else None,
             fatal=self.fatal,
         )
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    """Return the first real error inside (possibly nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc

@@ -68,7 +68,8 @@ class VenueCollector:
         self.tier: dict[str, str] = {}  # subscribed instrument key -> tier
         self.counters = self.state.counters
         self.hot_source: str | None = None
-        self.session_log: Callable[[str, str, dict[str, Any]], None] | None = None
+        # Where lifecycle records go (the run log when capturing): kind, fields.
+        self.event_log: Callable[[str, dict[str, Any]], None] | None = None
         self._tick_s = snapshot_tick_ms / 1000
         self._state_poll_s = state_poll_s
         self._scores: dict[str, float] | None = None
@@ -97,8 +98,8 @@ class VenueCollector:
         if self.recorder is not None:
             self.recorder.session_event(stream, kind, detail)
         self.state.session_event(stream, kind, detail)
-        if self.session_log is not None:
-            self.session_log(stream, kind, detail)
+        if self.event_log is not None:
+            self.event_log("session", {"stream": stream, "event": kind, "detail": detail})
         log.debug("%s %s: %s %s", self.name, stream, kind, detail)
 
     # -- tasks -------------------------------------------------------------------------------
@@ -137,6 +138,9 @@ class VenueCollector:
                 self.hot_source = self.scheduler.hot_source
                 log.info("%s: HOT set picked by %s", self.name, _describe_source(self.hot_source))
             self.counters["universe_updates"] += 1
+            self._log_event(
+                "universe", instruments=len(insts), retired=len(retired), hot=self.hot_source
+            )
 
     async def _apply_targets(self, now: float) -> None:
         targets = self.scheduler.targets(now)
@@ -155,7 +159,15 @@ class VenueCollector:
             await self._subscribe(add, tiers)
         if drop:
             await self._unsubscribe(drop)
+        if add or drop:
+            self._log_event(
+                "subscriptions", added=len(add), removed=len(drop), total=len(subscribed)
+            )
         self._retier(tiers)
+
+    def _log_event(self, kind: str, **fields: Any) -> None:
+        if self.event_log is not None:
+            self.event_log(kind, fields)
 
     async def _subscribe(self, keys: list[str], tiers: dict[str, str]) -> None:
         insts = [self.instruments[k] for k in keys if k in self.instruments]
