@@ -27,6 +27,7 @@ app.command("discover")(commands.discover)
 app.command("collect")(commands.collect)
 app.command("mine")(commands.mine_cmd)
 app.command("rebuild")(commands.rebuild_cmd)
+app.command("run")(commands.run_cmd)
 app.command("demo")(demo.demo)
 app.add_typer(capture_app, name="capture")
 

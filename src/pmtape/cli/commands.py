@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +34,7 @@ from pmtape.core.clock import now_ms
 from pmtape.core.errors import UsageError
 from pmtape.discovery.service import discover_loop, discover_once
 from pmtape.mine.miner import MineResult, mine
+from pmtape.ops.supervise import ChildSpec, ChildStatus, supervise
 
 log = logging.getLogger("pmtape")
 
@@ -255,3 +257,47 @@ def rebuild_cmd(
         f"snapshot rows, {summary.trade_rows:,} trades in {summary.files} files under "
         f"{summary.out_dir} (bad frames skipped: {summary.bad_frames})"
     )
+
+
+@cli_errors
+def run_cmd(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    venue: VenueOpt = None,
+    set_: SetOpt = None,
+    duration: DurationOpt = None,
+) -> None:
+    """Run `discover --loop` and `collect` as two supervised processes (restarted if they die).
+
+    The two meet only in the atomic active-set snapshots under state/. SIGINT/SIGTERM stop
+    both cleanly (the collector flushes everything first).
+    """
+    cfg = build_config(config, data_dir, venue, set_)  # fail fast on a bad config
+    adapters_for(cfg)
+    flags = _passthrough_flags(config, cfg, venue, set_)
+    base = [sys.executable, "-m", "pmtape"]
+    specs = [
+        ChildSpec("discover", [*base, "discover", "--loop", *flags]),
+        ChildSpec("collect", [*base, "collect", *flags]),
+    ]
+
+    async def main(stop: asyncio.Event) -> list[ChildStatus]:
+        if duration is not None:
+            asyncio.get_running_loop().call_later(duration, stop.set)
+        return await supervise(specs, stop)
+
+    for st in run_until_signal(main):
+        console.print(f"{st.name}: started {st.starts}x, last exit {st.last_exit}")
+
+
+def _passthrough_flags(
+    config: Path | None, cfg: Config, venue: list[str] | None, sets: list[str] | None
+) -> list[str]:
+    flags = ["--data-dir", str(cfg.data_dir)]
+    if config is not None:
+        flags += ["--config", str(config)]
+    for name in venue or []:
+        flags += ["--venue", name]
+    for item in sets or []:
+        flags += ["--set", item]
+    return flags
