@@ -7,6 +7,7 @@ import typer
 from pmtape import __version__
 from pmtape.cli import commands, demo
 from pmtape.cli.capture_cmd import capture_app
+from pmtape.cli.fake_cmd import fake_app
 
 app = typer.Typer(
     name="pmtape",
@@ -30,6 +31,7 @@ app.command("rebuild")(commands.rebuild_cmd)
 app.command("run")(commands.run_cmd)
 app.command("demo")(demo.demo)
 app.add_typer(capture_app, name="capture")
+app.add_typer(fake_app, name="fake-venue")
 
 
 @app.command("version")

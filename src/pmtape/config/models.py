@@ -130,9 +130,116 @@ class PolymarketVenueConfig(VenueConfig):
         return self
 
 
+class KalshiVenueConfig(VenueConfig):
+    """Kalshi: public REST discovery and books, the signed WebSocket (PROTOCOLS.md §2).
+
+    Off by default. ``mode = "auto"`` streams the WebSocket when a key is configured (the
+    key id from the environment, ``PMTAPE_VENUES__KALSHI__API_KEY_ID``, and the PEM private
+    key from ``private_key_path``) and polls REST books otherwise.
+    """
+
+    enabled: bool = False
+    rest_url: str = "https://external-api.kalshi.com/trade-api/v2"
+    ws_url: str = "wss://external-api-ws.kalshi.com/trade-api/ws/v2"
+    api_key_id: SecretStr | None = None
+    private_key_path: Path | None = None
+    mode: Literal["auto", "ws", "rest"] = Field(
+        "auto", description="auto: WebSocket when a key is configured, else REST polling"
+    )
+    trades: bool = Field(True, description="record trades (WS trade channel / REST trade list)")
+    # -- WebSocket
+    markets_per_connection: int = Field(500, ge=1, description="markets per socket")
+    markets_per_subscription: int = Field(
+        100, ge=1, le=1000, description="markets per subscribe command (one sid each)"
+    )
+    heartbeat_s: float = Field(20.0, gt=0, description="client ping cadence; no pong: reconnect")
+    reconnect_backoff_base_s: float = Field(0.5, gt=0)
+    reconnect_backoff_max_s: float = Field(60.0, gt=0)
+    auth_retry_s: float = Field(
+        900.0, gt=0, description="wait this long after the venue refused our key"
+    )
+    # -- REST
+    poll_interval_s: float = Field(2.0, gt=0, description="REST polling cycle")
+    rest_batch_size: int = Field(
+        100, ge=1, le=100, description="tickers per GET /markets/orderbooks"
+    )
+    poll_concurrency: int = Field(2, ge=1, le=64)
+    orderbook_depth: int = Field(0, ge=0, le=100, description="levels per side (0: all)")
+    http_timeout_s: float = Field(10.0, gt=0)
+    rate_limits: dict[str, int] = Field(
+        default_factory=lambda: {"read": 20},
+        description="requests per rate_window_s (Basic tier: 200 read tokens/s, 10 a request)",
+    )
+    rate_window_s: float = Field(1.0, gt=0)
+    # -- discovery
+    categories: list[str] = Field(
+        default_factory=list, description="keep markets of events in these categories"
+    )
+    series: list[str] = Field(default_factory=list, description="keep these series tickers")
+    min_volume_24h: float = Field(0.0, ge=0)
+    max_markets: int = Field(2000, ge=1)
+    discovery_page_size: int = Field(1000, ge=1, le=1000, description="markets per page")
+    discovery_max_pages: int = Field(100, ge=1)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> KalshiVenueConfig:
+        if self.reconnect_backoff_max_s < self.reconnect_backoff_base_s:
+            raise ValueError("reconnect_backoff_max_s is below reconnect_backoff_base_s")
+        return self
+
+
+class LimitlessVenueConfig(VenueConfig):
+    """Limitless: active CLOB markets over REST, books polled or streamed (PROTOCOLS.md §3).
+
+    Off by default. ``mode = "rest"`` polls ``/markets/{slug}/orderbook`` per market;
+    ``mode = "ws"`` follows the Socket.IO market feed (a full book with every update).
+    """
+
+    enabled: bool = False
+    rest_url: str = "https://api.limitless.exchange"
+    ws_url: str = "wss://ws.limitless.exchange"
+    ws_namespace: str = "/markets"
+    mode: Literal["rest", "ws"] = Field("rest", description="poll REST books or stream the feed")
+    # -- discovery
+    underlyings: list[str] = Field(
+        default_factory=list, description="keep markets on these assets, e.g. btc, eth"
+    )
+    categories: list[str] = Field(
+        default_factory=list, description="keep markets in any of these categories"
+    )
+    max_markets: int = Field(2000, ge=1)
+    discovery_page_size: int = Field(25, ge=1, le=25, description="the venue allows 25")
+    discovery_max_pages: int = Field(200, ge=1)
+    # -- REST
+    poll_interval_s: float = Field(2.0, gt=0, description="REST polling cycle")
+    poll_concurrency: int = Field(4, ge=1, le=64)
+    http_timeout_s: float = Field(10.0, gt=0)
+    rate_limits: dict[str, int] = Field(
+        default_factory=lambda: {"global": 10, "discovery": 1},
+        description="requests per rate_window_s (none published; 1/s for discovery)",
+    )
+    rate_window_s: float = Field(1.0, gt=0)
+    # -- Socket.IO feed
+    markets_per_connection: int = Field(200, ge=1, description="markets per socket")
+    subscribe_interval_s: float = Field(
+        0.5, ge=0, description="at most one subscription command per socket this often"
+    )
+    connect_timeout_s: float = Field(10.0, gt=0)
+    reconnect_backoff_base_s: float = Field(0.5, gt=0)
+    reconnect_backoff_max_s: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> LimitlessVenueConfig:
+        if self.reconnect_backoff_max_s < self.reconnect_backoff_base_s:
+            raise ValueError("reconnect_backoff_max_s is below reconnect_backoff_base_s")
+        return self
+
+
 class VenuesConfig(_Frozen):
     sim: SimVenueConfig = SimVenueConfig()
     polymarket: PolymarketVenueConfig = PolymarketVenueConfig()
+    kalshi: KalshiVenueConfig = KalshiVenueConfig()
+    limitless: LimitlessVenueConfig = LimitlessVenueConfig()
 
 
 class WriterConfig(_Frozen):

@@ -7,7 +7,6 @@ import contextlib
 from typing import Any
 
 import pytest
-from tests.helpers import eventually
 
 from pmtape.config.models import SimVenueConfig
 from pmtape.core.clock import now_ms
@@ -18,6 +17,7 @@ from pmtape.venues.sim.constants import ANCHOR_MS
 from pmtape.venues.sim.discovery import discover_sim
 from pmtape.venues.sim.normalize import SimNormalizer
 from pmtape.venues.sim.ws import SimSession
+from tests.helpers import eventually
 
 NOW = ANCHOR_MS + 321 * 86_400_000
 

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from tests.helpers import eventually
 
 from pmtape.core.book import Book
 from pmtape.core.clock import now_ms
@@ -18,6 +17,7 @@ from pmtape.venues.sim.constants import STREAM
 from pmtape.venues.sim.generator import SimGenerator, SimMarket, SimUniverse
 from pmtape.venues.sim.normalize import SimNormalizer
 from pmtape.venues.sim.ws import SimSession
+from tests.helpers import eventually
 
 
 class RecordingSink:

@@ -1,0 +1,325 @@
+"""A local fake Polymarket: Gamma, CLOB REST and the market channel on loopback, one port.
+
+Driven by the sim generator (its true books and message stream), mapped to Polymarket's ids
+and wire (see ``fake_wire``). URL layout: ``/gamma`` (Gamma), ``/clob`` (CLOB REST),
+``/data`` (Data API), ``/ws/market`` (market channel), ``/debug/book?token_id=`` (the true
+book). In process::
+
+    async with FakePolymarket(markets=20) as fake:
+        fake.urls["ws_url"], fake.true_book(token), fake.faults.silent = True
+
+or as a server: ``pmtape fake-venue polymarket``. Rolling-series markets close and reopen
+on their period; the channel announces that with ``market_resolved`` / ``new_market``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+from collections import Counter, deque
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from pmtape.core.clock import mono_s, now_ms
+from pmtape.core.events import Level
+from pmtape.core.fixed import e6_to_float, format_e6
+from pmtape.venues.polymarket.fake_faults import FakeFaults
+from pmtape.venues.polymarket.fake_gamma import GammaCatalog
+from pmtape.venues.polymarket.fake_rest import FakeRest
+from pmtape.venues.polymarket.fake_stream import MarketChannel
+from pmtape.venues.polymarket.fake_wire import PmIds, WireEncoder
+from pmtape.venues.polymarket.messages import BookMsg, MarketResolvedMsg, NewMarketMsg
+from pmtape.venues.sim.generator import GenTrade, SimGenerator, SimMarket, SimUniverse
+
+__all__ = ["FakeFaults", "FakePolymarket"]
+
+_TRADES_KEPT = 2_000
+
+
+class FakePolymarket:
+    """The fake venue: a generator, its Polymarket wire, and an aiohttp server around them."""
+
+    def __init__(
+        self,
+        *,
+        markets: int = 40,
+        seed: int = 7,
+        rate: float = 200.0,
+        trade_ratio: float = 0.05,
+        rolling_share: float = 0.0,
+        rolling_period_secs: int = 900,
+        decoys: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tick_s: float = 0.02,
+        faults: FakeFaults | None = None,
+    ) -> None:
+        universe = SimUniverse(seed, markets, rolling_share, rolling_period_secs)
+        self.generator = SimGenerator(universe, seed, trade_ratio=trade_ratio)
+        self.ids = PmIds()
+        self.encoder = WireEncoder(self.ids)
+        self.catalog = GammaCatalog(self.ids, decoys=decoys)
+        self.faults = faults or FakeFaults()
+        self.rng = random.Random(f"{seed}:fake")
+        self.channel = MarketChannel(self._books_for, self.faults, self.rng)
+        self.rate = rate
+        self.host = host
+        self.port = port
+        self.tick_s = tick_s
+        self.stats: Counter[str] = Counter()
+        self.urls: dict[str, str] = {}
+        self._paused = False
+        self._active: dict[str, SimMarket] = {}
+        self._trades: deque[dict[str, Any]] = deque(maxlen=_TRADES_KEPT)
+        self._runner: web.AppRunner | None = None
+        self._driver: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> FakePolymarket:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Lay out the markets, bind the port and start streaming."""
+        await asyncio.to_thread(self._refresh, now_ms())
+        app = web.Application()
+        FakeRest(self).routes(app)
+        app.router.add_get("/ws/market", self.channel.handle)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        await web.SockSite(self._runner, sock).start()
+        self.port = sock.getsockname()[1]
+        base = f"http://{self.host}:{self.port}"
+        self.urls = {
+            "gamma_url": f"{base}/gamma",
+            "clob_url": f"{base}/clob",
+            "data_url": f"{base}/data",
+            "ws_url": f"ws://{self.host}:{self.port}/ws/market",
+            "debug_url": f"{base}/debug",
+        }
+        self._driver = asyncio.create_task(self._drive(), name="fake-polymarket-driver")
+
+    async def stop(self) -> None:
+        """Stop streaming, close every socket and the server."""
+        driver, self._driver = self._driver, None
+        if driver is not None:
+            driver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await driver
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await self.channel.drop_all()
+            await runner.cleanup()
+
+    def config_overrides(self, prefix: str = "venues.polymarket") -> dict[str, str]:
+        """Return config keys pointing the polymarket adapter at this fake."""
+        return {f"{prefix}.{k}": v for k, v in self.urls.items() if k != "debug_url"}
+
+    # -- the true state ------------------------------------------------------------------------
+
+    def true_book(self, asset_id: str) -> tuple[list[Level], list[Level]]:
+        """Return an active token's (bids best first, asks best first); KeyError otherwise."""
+        return self.generator.true_book(asset_id)
+
+    def active_tokens(self) -> list[str]:
+        """Return every token of every active market."""
+        return [t for m in self.generator.active_markets for t in m.token_ids]
+
+    def pause(self) -> None:
+        """Stop generating messages (sockets stay open, keepalive still answered)."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Generate messages again."""
+        self._paused = False
+
+    async def quiesce(self, timeout_s: float = 10.0) -> None:
+        """Pause and wait until every socket has sent everything queued for it."""
+        self.pause()
+        deadline = mono_s() + timeout_s
+        while not self.channel.idle():
+            if mono_s() > deadline:
+                raise TimeoutError("the fake's sockets did not drain")
+            await asyncio.sleep(0.01)
+
+    def snapshot_stats(self) -> dict[str, Any]:
+        """Return every counter of the fake (HTTP, sockets, frames, faults)."""
+        out: dict[str, Any] = dict(self.stats)
+        out.update({f"ws_{k}": v for k, v in self.channel.stats.items()})
+        out["ws_open"] = len(self.channel.conns)
+        out["ws_served"] = self.channel.served_counts()
+        return out
+
+    # -- what the HTTP side reads ----------------------------------------------------------------
+
+    def gamma_listing(self, query: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Return the Gamma objects a listing query selects."""
+        markets = self.generator.active_markets
+        return self.catalog.listing(markets, now_ms(), self._top_of, query)
+
+    def _top_of(self, token: str) -> tuple[str, str]:
+        tops = self.encoder.tops
+        return tops.best(token) if token in tops else ("0", "1")
+
+    def clob_market(self, m: SimMarket) -> dict[str, Any]:
+        """Return a market as the CLOB ``/markets`` list shows it."""
+        tokens = [
+            {"token_id": t, "outcome": o, "price": 0.5, "winner": False}
+            for t, o in zip(m.token_ids, m.outcomes, strict=True)
+        ]
+        return {
+            "condition_id": self.ids.condition_id(m.market_id),
+            "question": m.title,
+            "market_slug": m.slug,
+            "active": True,
+            "closed": False,
+            "archived": False,
+            "accepting_orders": True,
+            "enable_order_book": True,
+            "minimum_order_size": 5,
+            "minimum_tick_size": e6_to_float(m.tick_e6),
+            "neg_risk": False,
+            "tokens": tokens,
+            "tags": list(m.tags),
+        }
+
+    def recent_trades(self, conditions: str | None) -> list[dict[str, Any]]:
+        """Return recent fills newest first (Data API v2 rows), optionally by condition ids."""
+        rows = list(reversed(self._trades))
+        if conditions:
+            wanted = set(conditions.split(","))
+            rows = [r for r in rows if r["condition_id"] in wanted]
+        return rows
+
+    # -- the driver ------------------------------------------------------------------------------
+
+    def _books_for(self, tokens: list[str]) -> list[BookMsg]:
+        gen = self.generator
+        out = []
+        for token in tokens:
+            if gen.market_of(token) is None:
+                continue
+            with_hash = self.rng.random() >= self.faults.missing_hash_prob
+            out.append(self.encoder.book(gen.snapshot_of(token), with_hash=with_hash))
+        return out
+
+    async def _drive(self) -> None:
+        owed = 0.0
+        last = mono_s()
+        next_drop = last + self.faults.drop_every_s
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = mono_s()
+            if self.faults.drop_every_s > 0 and now >= next_drop:
+                next_drop = now + self.faults.drop_every_s
+                await self.channel.drop_all()
+            owed = min(owed + (now - last) * self.rate, self.rate + 1.0)
+            last = now
+            ts = now_ms()
+            self._refresh(ts)
+            if self._paused or owed < 1:
+                continue
+            msgs = self.generator.step(ts, int(owed))
+            owed -= len(msgs)
+            self.stats["generated"] += len(msgs)
+            for msg in msgs:
+                if type(msg) is GenTrade:
+                    self._record_trade(msg)
+            self.channel.dispatch(self.encoder.encode(msgs), ts)
+
+    def _refresh(self, ts: int) -> None:
+        gen = self.generator
+        gen.refresh(ts)
+        active = {m.market_id: m for m in gen.active_markets}
+        if active.keys() == self._active.keys():
+            return
+        opened = [m for k, m in active.items() if k not in self._active]
+        closed = [m for k, m in self._active.items() if k not in active]
+        first = not self._active
+        self._active = active
+        tops = self.encoder.tops
+        for m in closed:
+            for token in m.token_ids:
+                tops.drop(token)
+        for m in opened:
+            for token in m.token_ids:
+                tops.reset(token, *gen.true_book(token))
+        if not first:
+            self.channel.lifecycle(self._lifecycle(opened, closed, ts))
+
+    def _lifecycle(
+        self, opened: list[SimMarket], closed: list[SimMarket], ts: int
+    ) -> list[NewMarketMsg | MarketResolvedMsg]:
+        msgs: list[NewMarketMsg | MarketResolvedMsg] = []
+        for m in closed:
+            self.stats["resolved"] += 1
+            msgs.append(
+                MarketResolvedMsg(
+                    id=self.ids.gamma_id(m.market_id),
+                    market=self.ids.condition_id(m.market_id),
+                    assets_ids=list(m.token_ids),
+                    winning_asset_id=m.token_ids[0],
+                    winning_outcome=m.outcomes[0],
+                    timestamp=str(ts),
+                    tags=list(m.tags),
+                )
+            )
+        for m in opened:
+            self.stats["opened"] += 1
+            msgs.append(
+                NewMarketMsg(
+                    id=self.ids.gamma_id(m.market_id),
+                    question=m.title,
+                    market=self.ids.condition_id(m.market_id),
+                    slug=m.slug,
+                    assets_ids=list(m.token_ids),
+                    outcomes=list(m.outcomes),
+                    timestamp=str(ts),
+                    tags=list(m.tags),
+                    active=True,
+                    clob_token_ids=list(m.token_ids),
+                    order_price_min_tick_size=format_e6(m.tick_e6),
+                )
+            )
+        return msgs
+
+    def _record_trade(self, trade: GenTrade) -> None:
+        market = self.generator.market_of(trade.token)
+        if market is None:
+            return
+        index = market.token_ids.index(trade.token)
+        self._trades.append(
+            {
+                "proxy_wallet": "0x" + format(self.rng.getrandbits(160), "040x"),
+                "side": trade.side.upper(),
+                "token_id": trade.token,
+                "condition_id": self.ids.condition_id(market.market_id),
+                "size": e6_to_float(trade.sz_e6),
+                "price": e6_to_float(trade.px_e6),
+                "timestamp": trade.ts_ms // 1000,
+                "title": market.title,
+                "slug": market.slug,
+                "outcome": market.outcomes[index],
+                "outcome_index": index,
+                "transaction_hash": "0x" + format(self.rng.getrandbits(256), "064x"),
+            }
+        )
+
+
+async def serve(fake: FakePolymarket, ready: asyncio.Event | None = None) -> None:
+    """Run ``fake`` until cancelled (the CLI's server loop)."""
+    async with fake:
+        if ready is not None:
+            ready.set()
+        await asyncio.Event().wait()

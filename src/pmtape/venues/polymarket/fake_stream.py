@@ -1,0 +1,288 @@
+"""The fake's market channel: subscriptions, initial dumps, fan-out, keepalive and faults.
+
+A socket says which tokens it wants in its first frame (``type: market``) and may add or
+remove tokens with ``operation`` frames; tokens past the per-socket cap are accepted and
+then silently never served, as on the venue. Each tick's messages go to every socket that
+serves their tokens: a ``price_change`` carries only the items of tokens the socket serves,
+consecutive messages of one market travel as one JSON array, and sockets that asked for the
+custom feature also get ``best_bid_ask`` when a token's top moves. ``PING`` is answered
+with ``PONG`` even while the fake is told to be silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from pmtape.core.fixed import format_e6, parse_e6
+from pmtape.venues.polymarket.constants import PONG
+from pmtape.venues.polymarket.fake_faults import FakeFaults
+from pmtape.venues.polymarket.messages import (
+    BestBidAskMsg,
+    BookMsg,
+    MarketMessage,
+    MarketResolvedMsg,
+    NewMarketMsg,
+    PriceChangeMsg,
+)
+
+_encode = msgspec.json.Encoder().encode
+_FRAME_MAX_MESSAGES = 50
+BookSource = Callable[[list[str]], list[BookMsg]]
+"""Fresh ``book`` messages for tokens (inactive tokens are left out)."""
+
+
+class _Conn:
+    def __init__(self, ws: web.WebSocketResponse, index: int) -> None:
+        self.ws = ws
+        self.index = index
+        self.subs: dict[str, None] = {}
+        self.served: set[str] = set()
+        self.custom = False
+        self.out: deque[bytes] = deque()
+        self.wake = asyncio.Event()
+        self.tops: dict[str, tuple[str, str]] = {}
+        self.frames_sent = 0
+
+    def push(self, frame: bytes) -> None:
+        self.out.append(frame)
+        self.wake.set()
+
+    async def write_loop(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.out:
+                frame = self.out.popleft()
+                await self.ws.send_frame(frame, WSMsgType.TEXT)
+                self.frames_sent += 1
+
+
+class MarketChannel:
+    """Every socket of the fake's market channel and what each one is served."""
+
+    def __init__(self, books: BookSource, faults: FakeFaults, rng: random.Random) -> None:
+        self._books = books
+        self.faults = faults
+        self._rng = rng
+        self.conns: list[_Conn] = []
+        self._count = 0
+        self.stats: Counter[str] = Counter()
+
+    # -- sockets -------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        """Serve one market-channel socket until it closes."""
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=4 * 1024 * 1024)
+        await ws.prepare(request)
+        conn = _Conn(ws, self._count)
+        self._count += 1
+        self.stats["connections"] += 1
+        self.conns.append(conn)
+        writer = asyncio.create_task(conn.write_loop())
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    self._on_text(conn, msg.data)
+                elif msg.type is WSMsgType.ERROR:
+                    break
+        finally:
+            self.conns.remove(conn)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await writer
+        return ws
+
+    async def drop_all(self) -> None:
+        """Close every socket (the "drop connections every N s" fault)."""
+        for conn in list(self.conns):
+            self.stats["dropped"] += 1
+            await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"fake drop")
+
+    def idle(self) -> bool:
+        """Return whether every socket has sent everything queued for it."""
+        return all(not c.out and not c.wake.is_set() for c in self.conns)
+
+    def served_counts(self) -> list[int]:
+        """Return how many tokens each open socket is served."""
+        return [len(c.served) for c in self.conns]
+
+    def _on_text(self, conn: _Conn, text: str) -> None:
+        if text == "PING":
+            self.stats["pings"] += 1
+            conn.push(PONG)
+            return
+        try:
+            req: Any = msgspec.json.decode(text)
+        except msgspec.DecodeError:
+            self.stats["bad_client_frames"] += 1
+            return
+        if not isinstance(req, dict) or not isinstance(req.get("assets_ids"), list):
+            self.stats["bad_client_frames"] += 1
+            return
+        assets = [a for a in req["assets_ids"] if isinstance(a, str)]
+        custom = req.get("custom_feature_enabled") is True
+        dump = req.get("initial_dump", True) is not False
+        if str(req.get("type", "")).lower() == "market":
+            self.stats["subscriptions"] += 1
+            conn.subs = dict.fromkeys(assets)
+            conn.custom = custom
+            self._reserve(conn, dump)
+        elif req.get("operation") in ("subscribe", "unsubscribe") and self.faults.dynamic_ops:
+            op = req["operation"]
+            self.stats[f"op_{op}"] += 1
+            if op == "subscribe":
+                conn.subs.update(dict.fromkeys(assets))
+                conn.custom = conn.custom or custom
+            else:
+                for asset in assets:
+                    conn.subs.pop(asset, None)
+            self._reserve(conn, dump and self.faults.dump_on_operation)
+        else:
+            self.stats["ignored_client_frames"] += 1
+
+    def _reserve(self, conn: _Conn, dump: bool) -> None:
+        # Past the cap, tokens are accepted and then silently never served.
+        cap = self.faults.max_assets_per_conn
+        served = set(list(conn.subs)[:cap])
+        new = [a for a in conn.subs if a in served and a not in conn.served]
+        conn.served = served
+        for gone in [a for a in conn.tops if a not in served]:
+            del conn.tops[gone]
+        if dump and new and not self.faults.silent:
+            books = self._books(new)
+            for i in range(0, len(books), _FRAME_MAX_MESSAGES):
+                chunk = books[i : i + _FRAME_MAX_MESSAGES]
+                conn.push(_encode(chunk) if len(chunk) > 1 else _encode(chunk[0]))
+
+    # -- fan-out -------------------------------------------------------------------------------
+
+    def dispatch(self, msgs: list[MarketMessage], ts_ms: int) -> None:
+        """Send one tick's messages to every socket serving their tokens."""
+        if self.faults.silent or not msgs:
+            return
+        full: dict[int, bytes] = {}
+        for conn in self.conns:
+            if not conn.served:
+                continue
+            parts: list[tuple[str, bytes]] = []
+            for msg in msgs:
+                self._select(conn, msg, full, parts)
+            self._send_parts(conn, parts, ts_ms)
+
+    def lifecycle(self, msgs: list[NewMarketMsg | MarketResolvedMsg]) -> None:
+        """Send ``new_market`` to every custom socket, ``market_resolved`` to those it concerns."""
+        for conn in self.conns:
+            if not conn.custom or self.faults.silent:
+                continue
+            for msg in msgs:
+                if type(msg) is NewMarketMsg or conn.served & set(msg.assets_ids):
+                    conn.push(_encode(msg))
+                    self.stats[f"sent_{type(msg).__name__}"] += 1
+
+    def _select(
+        self,
+        conn: _Conn,
+        msg: MarketMessage,
+        full: dict[int, bytes],
+        parts: list[tuple[str, bytes]],
+    ) -> None:
+        served = conn.served
+        if type(msg) is PriceChangeMsg:
+            items = [it for it in msg.price_changes if it.asset_id in served]
+            if not items:
+                return
+            if len(items) == len(msg.price_changes):
+                data = full.get(id(msg))
+                if data is None:
+                    data = full[id(msg)] = _encode(msg)
+            else:
+                data = _encode(
+                    PriceChangeMsg(market=msg.market, price_changes=items, timestamp=msg.timestamp)
+                )
+            parts.append((msg.market, data))
+            if conn.custom:
+                for it in items:
+                    self._top(
+                        conn,
+                        msg.market,
+                        it.asset_id,
+                        it.best_bid,
+                        it.best_ask,
+                        msg.timestamp,
+                        parts,
+                    )
+            return
+        asset = getattr(msg, "asset_id", "")
+        if asset not in served:
+            return
+        data = full.get(id(msg))
+        if data is None:
+            data = full[id(msg)] = _encode(msg)
+        parts.append((msg.market, data))
+        if conn.custom and type(msg) is BookMsg:
+            bid = msg.bids[-1].price if msg.bids else "0"
+            ask = msg.asks[-1].price if msg.asks else "1"
+            self._top(conn, msg.market, asset, bid, ask, msg.timestamp, parts)
+
+    def _top(
+        self,
+        conn: _Conn,
+        market: str,
+        asset: str,
+        bid: str,
+        ask: str,
+        ts: str,
+        parts: list[tuple[str, bytes]],
+    ) -> None:
+        if conn.tops.get(asset) == (bid, ask):
+            return
+        conn.tops[asset] = (bid, ask)
+        spread = _spread(bid, ask)
+        bba = BestBidAskMsg(
+            market=market, asset_id=asset, best_bid=bid, best_ask=ask, spread=spread, timestamp=ts
+        )
+        parts.append((market, _encode(bba)))
+
+    def _send_parts(self, conn: _Conn, parts: list[tuple[str, bytes]], ts_ms: int) -> None:
+        faults = self.faults
+        rng = self._rng
+        i = 0
+        while i < len(parts):
+            market = parts[i][0]
+            j = i + 1
+            while j < len(parts) and parts[j][0] == market and j - i < _FRAME_MAX_MESSAGES:
+                j += 1
+            group = [p[1] for p in parts[i:j]]
+            conn.push(group[0] if len(group) == 1 else b"[" + b",".join(group) + b"]")
+            self.stats["frames"] += 1
+            if faults.malformed_prob and rng.random() < faults.malformed_prob:
+                self.stats["malformed_sent"] += 1
+                conn.push(
+                    b'{"event_type":"price_change","market":"' + market.encode() + b'","price_'
+                )
+            i = j
+        if parts and faults.unknown_prob and rng.random() < faults.unknown_prob:
+            self.stats["unknown_sent"] += 1
+            conn.push(
+                _encode(
+                    {
+                        "event_type": "order_summary_v9",
+                        "market": parts[0][0],
+                        "timestamp": str(ts_ms),
+                    }
+                )
+            )
+
+
+def _spread(bid: str, ask: str) -> str:
+    if bid == "0" or ask == "1":
+        return "0"
+    return format_e6(parse_e6(ask) - parse_e6(bid))
