@@ -1,13 +1,20 @@
-"""``pmtape demo``: discover + collect + mine on the built-in venues, then show where it all is."""
+"""``pmtape demo``: discover + collect + mine on local venues, then show where it all is.
+
+Venues that have a loopback fake (the real protocols over 127.0.0.1, synthetic markets) are
+started in-process and the adapters pointed at them; the built-in sim venue needs none.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from pmtape.cli.commands import collect_run, print_collect_summary, print_mine_result
+from pmtape.capture.verify import verify_bundle
+from pmtape.cli.commands import print_collect_summary, print_mine_result
 from pmtape.cli.common import (
     ConfigOpt,
     DataDirOpt,
@@ -17,11 +24,14 @@ from pmtape.cli.common import (
     build_config,
     cli_errors,
     console,
+    run_until_signal,
 )
+from pmtape.collect.collector import Collector, CollectSummary
 from pmtape.config import Config
 from pmtape.core.clock import now_ms
 from pmtape.discovery.service import discover_once
 from pmtape.mine.miner import mine
+from pmtape.venues.base import available, local_fakes
 
 DEMO_SECONDS = 45.0
 
@@ -34,22 +44,52 @@ def demo(
     set_: SetOpt = None,
     duration: float = typer.Option(DEMO_SECONDS, "--duration", min=1.0, help="Seconds to collect."),
 ) -> None:
-    """Run the whole pipeline briefly on the local venues: discover, collect, mine, show files."""
-    cfg = build_config(config, data_dir, venue, set_)
-    console.rule("[bold]1. discover")
-    for s in asyncio.run(discover_once(cfg.data_dir, adapters_for(cfg))):
-        if s.error:
-            raise typer.Exit(1)
-        console.print(
-            f"{s.venue}: {s.markets} markets, {s.instruments} instruments -> {s.snapshot_path}"
-        )
-    console.rule(f"[bold]2. collect for {duration:.0f}s")
+    """Run the whole pipeline briefly on local venues: discover, collect, mine, show files."""
+    base = build_config(config, data_dir, venue, set_)  # a bad config stops us here
+    wanted = venue or [n for n in available() if n in base.venue_names() or n in local_fakes([n])]
     started = now_ms()
-    summary = collect_run(cfg, duration)
+
+    async def main(stop: asyncio.Event) -> tuple[Config, CollectSummary]:
+        async with contextlib.AsyncExitStack() as stack:
+            extra: dict[str, Any] = {}
+            for name, fake in local_fakes(wanted).items():
+                await stack.enter_async_context(fake)
+                extra.update(fake.config_overrides())
+                extra[f"venues.{name}.enabled"] = True
+                console.print(f"{name}: local fake venue started ({_url_hint(fake)})")
+            cfg = build_config(config, data_dir, wanted, set_, extra)
+            console.rule("[bold]1. discover")
+            for s in await discover_once(cfg.data_dir, adapters_for(cfg)):
+                if s.error:
+                    raise typer.Exit(1)
+                console.print(
+                    f"{s.venue}: {s.markets} markets, {s.instruments} books -> {s.snapshot_path}"
+                )
+            console.rule(f"[bold]2. collect for {duration:.0f}s")
+            summary = await Collector(cfg, adapters_for(cfg)).run_until(stop, duration)
+            return cfg, summary
+
+    cfg, summary = run_until_signal(main)
     print_collect_summary(summary)
+    _say_hot(summary)
+    if summary.run_dir:
+        check = verify_bundle(Path(summary.run_dir))
+        console.print(f"capture verify: {'OK' if check.ok else check.first_error}")
+    console.rule("[bold]3. mine")
+    for name in summary.venues:
+        print_mine_result(mine(cfg.data_dir, name, started - 60_000, now_ms(), cfg.miner.top_n))
+    console.rule("[bold]4. where everything is")
+    _show_files(cfg, summary.run_dir)
+
+
+def _url_hint(fake: Any) -> str:
+    urls = getattr(fake, "urls", {})
+    return ", ".join(f"{k}={v}" for k, v in urls.items() if k.endswith("_url"))[:160]
+
+
+def _say_hot(summary: CollectSummary) -> None:
     for name, st in summary.venues.items():
-        source = st.get("hot_source")
-        if source == "stats":
+        if st.get("hot_source") == "stats":
             console.print(
                 f"{name}: HOT set ({st['hot']} books) picked from the miner's stats cache"
             )
@@ -58,16 +98,19 @@ def demo(
                 f"{name}: HOT set ({st['hot']} books) picked by activity/recency "
                 "(no stats cache yet; this demo writes one, so the next run uses it)"
             )
-    console.rule("[bold]3. mine")
-    for name in summary.venues:
-        print_mine_result(mine(cfg.data_dir, name, started - 60_000, now_ms(), cfg.miner.top_n))
-    console.rule("[bold]4. where everything is")
-    _show_files(cfg)
 
 
-def _show_files(cfg: Config) -> None:
+def _show_files(cfg: Config, run_dir: str | None) -> None:
     root = Path(cfg.data_dir)
-    for sub in ("orderbook_snapshots", "trades", "metadata", "markets", "state", "stats"):
+    for sub in (
+        "orderbook_snapshots",
+        "trades",
+        "metadata",
+        "markets",
+        "state",
+        "stats",
+        "captures",
+    ):
         files = sorted(p for p in (root / sub).rglob("*") if p.is_file())
         size = sum(p.stat().st_size for p in files)
         console.print(f"{root / sub}/  {len(files)} files, {size / 1e6:.2f} MB")
@@ -83,3 +126,6 @@ def _show_files(cfg: Config) -> None:
     console.print(
         f"  pandas:  pd.read_parquet('{root}/orderbook_snapshots', engine='pyarrow')", markup=False
     )
+    if run_dir:
+        console.print(f"  raw:     pmtape capture inspect {run_dir} --limit 5", markup=False)
+        console.print(f"           pmtape rebuild {run_dir}", markup=False)

@@ -55,6 +55,19 @@ class FrameSink(Protocol):
         """Take a lifecycle event: connected, disconnected, subscribed, unsubscribed, error."""
 
 
+class LocalFake(Protocol):
+    """A venue's fake on loopback (its real protocols, synthetic markets) for demos."""
+
+    async def __aenter__(self) -> Any:
+        """Start serving."""
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Stop serving."""
+
+    def config_overrides(self) -> dict[str, str]:
+        """Return the config keys (dotted) that point this venue's adapter at the fake."""
+
+
 class VenueSession(abc.ABC):
     """A venue's live stream: one or more connections, reconnecting by themselves."""
 
@@ -117,6 +130,11 @@ class VenueAdapter(abc.ABC):
     def new_normalizer(self) -> Normalizer:
         """Return a fresh normalizer (it keeps only counters)."""
 
+    @classmethod
+    def local_fake(cls) -> LocalFake | None:
+        """Return a loopback fake of this venue for `pmtape demo` (None: it needs none)."""
+        return None
+
     # Venues with a REST book endpoint set this and implement fetch_books; the collector
     # then audits WS-kept books against REST.
     supports_rest_books: ClassVar[bool] = False
@@ -144,6 +162,22 @@ def available() -> list[str]:
     """Return the names of all registered venues."""
     _load_builtin()
     return sorted(_REGISTRY)
+
+
+def local_fakes(names: Sequence[str]) -> dict[str, LocalFake]:
+    """Return the loopback fakes of those venues that have one."""
+    _load_builtin()
+    out = {}
+    for name in names:
+        factory = _REGISTRY.get(name)
+        fake = (
+            factory.local_fake()
+            if isinstance(factory, type) and issubclass(factory, VenueAdapter)
+            else None
+        )
+        if fake is not None:
+            out[name] = fake
+    return out
 
 
 def create_adapter(name: str, config: Any) -> VenueAdapter:

@@ -18,6 +18,7 @@ from pmtape.net.wsengine import WsSettings
 from pmtape.venues.base import (
     DiscoveryResult,
     HttpMeta,
+    LocalFake,
     Normalizer,
     VenueAdapter,
     VenueSession,
@@ -46,6 +47,13 @@ class PolymarketAdapter(VenueAdapter):
         self.limiter = RateLimiter(cfg.rate_limits, cfg.rate_window_s)
         self.cooldown = Cooldown(Backoff(1.0, 60.0, reset_after_s=0.0))
         self.discovery = GammaDiscovery(cfg)
+
+    @classmethod
+    def local_fake(cls) -> LocalFake:
+        """Return a modest fake Polymarket (100 markets, 500 msgs/s) for the demo."""
+        from pmtape.venues.polymarket.fake import FakePolymarket  # the server stack, lazily
+
+        return FakePolymarket(markets=100, seed=7, rate=500.0, rolling_share=0.05)
 
     def http_client(self) -> HttpClient:
         """Return a new HTTP client sharing this venue's buckets and cooldown."""
