@@ -76,3 +76,5 @@ SESSION_MAX_BACKLOG_S: Final = 2.0
 """A session further behind than this skips the excess instead of catching up forever."""
 FRAME_MAX_MESSAGES: Final = 50
 """A burst on one market is delivered as an array frame of at most this many messages."""
+# Initial books sent per session turn: a big subscription never holds the loop for long.
+SESSION_BOOKS_PER_TURN = 40

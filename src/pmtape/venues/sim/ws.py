@@ -16,6 +16,7 @@ from pmtape.core.clock import mono_s, now_ms
 from pmtape.venues.base import FrameSink, VenueSession
 from pmtape.venues.sim.constants import (
     FRAME_MAX_MESSAGES,
+    SESSION_BOOKS_PER_TURN,
     SESSION_MAX_BACKLOG_S,
     SESSION_MAX_CHUNK,
     SESSION_TICK_S,
@@ -151,14 +152,21 @@ class SimSession(VenueSession):
         msgs = gen.step(ts, n)
         self.stats["generated"] += len(msgs)
         subs = self._subs
-        mine = [m for m in msgs if m.token in subs]
+        if self._pending:  # a book not yet sent gets no deltas before its snapshot
+            waiting = set(self._pending)
+            mine = [m for m in msgs if m.token in subs and m.token not in waiting]
+        else:
+            mine = [m for m in msgs if m.token in subs]
         if mine:
             self._deliver(sink, mine)
         return len(msgs)
 
     def _send_books(self, sink: FrameSink, ts: int) -> None:
         gen = self.generator
-        keys, self._pending = self._pending, []
+        # A bounded number of initial books per turn, so a large subscription never holds
+        # the loop for long (the rest follow on the next turns, before any of their deltas).
+        keys = self._pending[:SESSION_BOOKS_PER_TURN]
+        self._pending = self._pending[SESSION_BOOKS_PER_TURN:]
         books: list[GenMessage] = [gen.snapshot_of(k, ts) for k in keys if gen.market_of(k)]
         for i in range(0, len(books), FRAME_MAX_MESSAGES):
             self._send(sink, books[i : i + FRAME_MAX_MESSAGES])
