@@ -27,6 +27,7 @@ from pmtape.capture.bundle import RunBundle
 from pmtape.capture.format import FrameKind
 from pmtape.capture.reader import CaptureReader
 from pmtape.collect.state import VenueBooks
+from pmtape.collect.venue import AUDIT_STREAM
 from pmtape.config import Config
 from pmtape.core.errors import CaptureCorrupt, UsageError
 from pmtape.core.instrument import Instrument
@@ -115,9 +116,9 @@ def rebuild(
     frames = 0
     for frame in CaptureReader(run_dir).frames():
         frames += 1
-        venue, _, _ = frame.stream.partition(":")
+        venue, _, stream = frame.stream.partition(":")
         state = states.get(venue)
-        if state is None:
+        if state is None or stream == AUDIT_STREAM:
             continue
         _replay(state, frame.kind, frame.payload, frame.rx_wall_ns)
         if len(state.snapshots) >= _CHUNK_ROWS or len(state.trades) >= _CHUNK_ROWS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,17 @@ from pmtape.collect.recorder import Recorder
 from pmtape.collect.snapshotter import Snapshotter
 from pmtape.collect.state import VenueBooks
 from pmtape.config.models import VenueConfig
+from pmtape.core.book import Book
 from pmtape.core.clock import mono_s, now_ms
+from pmtape.core.errors import VenueError
+from pmtape.core.events import BookSnapshot
 from pmtape.core.instrument import Instrument
 from pmtape.schedule.active import ActiveSetReader
 from pmtape.schedule.churn import SubscriptionPlanner
 from pmtape.schedule.scheduler import Scheduler
 from pmtape.schedule.scores import load_scores
 from pmtape.store.parquet import ParquetSink
-from pmtape.venues.base import HttpMeta, VenueAdapter
+from pmtape.venues.base import HttpMeta, Normalizer, VenueAdapter
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,8 @@ HOT = "hot"
 WARM = "warm"
 _SCHEDULE_EVERY_S = 1.0
 _SCORES_EVERY_S = 60.0
+# Audit bodies are captured on their own stream; rebuild skips it (they were never applied).
+AUDIT_STREAM = "audit"
 
 
 class VenueCollector:
@@ -52,6 +58,7 @@ class VenueCollector:
         state_poll_s: float = 5.0,
     ) -> None:
         self.name = adapter.name
+        self.adapter = adapter
         self.vcfg = vcfg
         self.data_dir = data_dir
         self.sink = sink
@@ -110,6 +117,8 @@ class VenueCollector:
             tg.create_task(self.session.run(self), name=f"{self.name}-session")
             tg.create_task(self._schedule_loop(), name=f"{self.name}-schedule")
             tg.create_task(self._snapshot_loop(), name=f"{self.name}-snapshots")
+            if self.adapter.supports_rest_books and self.vcfg.audit_every_minutes > 0:
+                tg.create_task(self._audit_loop(), name=f"{self.name}-audit")
 
     async def _schedule_loop(self) -> None:
         last_state = float("-inf")
@@ -229,6 +238,42 @@ class VenueCollector:
             self.counters["trades_submitted"] += len(trades)
             self.sink.submit("trades", self.name, trades)
 
+    async def _audit_loop(self) -> None:
+        period_s = self.vcfg.audit_every_minutes * 60
+        normalizer = self.adapter.new_normalizer()
+        while True:
+            await asyncio.sleep(period_s)
+            try:
+                await self.audit_once(normalizer)
+            except VenueError as exc:
+                self.counters["audit_errors"] += 1
+                log.warning("%s: REST audit failed: %s", self.name, exc)
+
+    async def audit_once(self, normalizer: Normalizer) -> tuple[int, int]:
+        """Compare a sample of live books with the venue's REST books; return (checked, differ)."""
+        live = [k for k, b in self.state.books.items() if b.stale_reason is None and b.seq]
+        sample = random.sample(live, min(self.vcfg.audit_sample, len(live)))
+        if not sample:
+            return 0, 0
+        checked = differ = 0
+        for body, ts_ns, meta in await self.adapter.fetch_books(sample):
+            if self.recorder is not None:
+                self.recorder.http(AUDIT_STREAM, body, ts_ns, meta)
+            for ev in normalizer.normalize(body, ts_ns // 1_000_000):
+                book = self.state.books.get(getattr(ev, "key", ""))
+                if book is None or not isinstance(ev, BookSnapshot):
+                    continue
+                checked += 1
+                differ += not _same_top(book, ev, self.state.top_k)
+        self.counters["audit_checked"] += checked
+        self.counters["audit_mismatches"] += differ
+        rate = differ / checked if checked else 0.0
+        self._log_event("audit", checked=checked, mismatched=differ, mismatch_rate=round(rate, 4))
+        log.info(
+            "%s: REST audit: %d/%d books differ from the live ones", self.name, differ, checked
+        )
+        return checked, differ
+
     def status(self) -> dict[str, Any]:
         """Return this venue's counters for the periodic status line and summaries."""
         hot = sum(1 for t in self.tier.values() if t == HOT)
@@ -245,6 +290,14 @@ class VenueCollector:
         out.update(self.counters)
         out.update({f"norm_{k}": v for k, v in self.state.normalizer.stats.items()})
         return out
+
+
+def _same_top(book: Book, snap: BookSnapshot, k: int) -> bool:
+    bids = sorted(((p, s) for p, s in snap.bids if s), reverse=True)[:k]
+    asks = sorted((p, s) for p, s in snap.asks if s)[:k]
+    ours_b = [(p, book.bids[p]) for p in book.bid_prices()]
+    ours_a = [(p, book.asks[p]) for p in book.ask_prices()]
+    return bids == ours_b and asks == ours_a
 
 
 def _describe_source(source: str | None) -> str:

@@ -26,6 +26,10 @@ class VenueConfig(_Frozen):
     stale_after_secs: float = Field(
         600.0, ge=0, description="a book with no update for this long is 'stale' (0: never)"
     )
+    audit_every_minutes: float = Field(
+        0.0, ge=0, description="compare a sample of live books with REST this often (0: never)"
+    )
+    audit_sample: int = Field(20, ge=1, description="books per audit")
     # Credentials: set them through the environment (PMTAPE_VENUES__<NAME>__API_KEY, ...),
     # never in the file. They are redacted everywhere pmtape prints or stores config.
     api_key: SecretStr | None = None
@@ -163,6 +167,10 @@ class KalshiVenueConfig(VenueConfig):
     rest_batch_size: int = Field(
         100, ge=1, le=100, description="tickers per GET /markets/orderbooks"
     )
+    cooldown_base_s: float = Field(
+        1.0, gt=0, description="venue pause after a 429/5xx (no Retry-After): doubling from here"
+    )
+    cooldown_max_s: float = Field(60.0, gt=0)
     poll_concurrency: int = Field(2, ge=1, le=64)
     orderbook_depth: int = Field(0, ge=0, le=100, description="levels per side (0: all)")
     http_timeout_s: float = Field(10.0, gt=0)
@@ -185,6 +193,8 @@ class KalshiVenueConfig(VenueConfig):
     def _backoff_order(self) -> KalshiVenueConfig:
         if self.reconnect_backoff_max_s < self.reconnect_backoff_base_s:
             raise ValueError("reconnect_backoff_max_s is below reconnect_backoff_base_s")
+        if self.cooldown_max_s < self.cooldown_base_s:
+            raise ValueError("cooldown_max_s is below cooldown_base_s")
         return self
 
 
@@ -213,6 +223,10 @@ class LimitlessVenueConfig(VenueConfig):
     # -- REST
     poll_interval_s: float = Field(2.0, gt=0, description="REST polling cycle")
     poll_concurrency: int = Field(4, ge=1, le=64)
+    cooldown_base_s: float = Field(
+        1.0, gt=0, description="venue pause after a 429/5xx without Retry-After: doubling"
+    )
+    cooldown_max_s: float = Field(60.0, gt=0)
     http_timeout_s: float = Field(10.0, gt=0)
     rate_limits: dict[str, int] = Field(
         default_factory=lambda: {"global": 10, "discovery": 1},
@@ -232,6 +246,8 @@ class LimitlessVenueConfig(VenueConfig):
     def _backoff_order(self) -> LimitlessVenueConfig:
         if self.reconnect_backoff_max_s < self.reconnect_backoff_base_s:
             raise ValueError("reconnect_backoff_max_s is below reconnect_backoff_base_s")
+        if self.cooldown_max_s < self.cooldown_base_s:
+            raise ValueError("cooldown_max_s is below cooldown_base_s")
         return self
 
 
