@@ -2,10 +2,11 @@
 
 ~1000 prediction-market books (5-60 levels a side on 0.01 ticks in (0, 1), 2-decimal sizes) are
 snapshotted in time order every 2 s of simulated time, with the few level updates a live book sees
-in between. Every ``--flush-rows`` rows the batch goes through the writer's flush path (to_table,
-split by bucket, sort, zstd Parquet, atomic rename) into a Hive layout under a temp dir. The same
-tables are also written with pyarrow's defaults and with dictionary encoding on every column, for
-comparison in the same run.
+in between. Every ``--flush-rows`` rows the batch goes through the writer's flush path, as the
+ParquetSink runs it: to_table in archive order (the instrument/time sort fused into the
+conversion), split by bucket, zstd Parquet, atomic rename, into a Hive layout under a temp
+dir. The same tables are also written with pyarrow's defaults and with dictionary encoding on
+every column, for comparison in the same run.
 
     .venv/bin/python bench/bench_writer.py --rows 1000000
 """
@@ -155,20 +156,19 @@ def _write_variants(table: pa.Table, out: Path, n: int, figures: Figures) -> Non
 
 
 def _flush(batch: SnapshotBatch, out: Path, figures: Figures) -> pa.Table:
+    write_before = figures.write_s
     """Run the flush path on ``batch`` (to_table, split by bucket, sort, write), timed by step."""
     t0 = time.perf_counter()
-    table = batch.to_table()
+    table = batch.to_table(sort=True)
     t1 = time.perf_counter()
     figures.table_s += t1 - t0
-    for bucket, rows in split_by_bucket(table, BUCKET_MS):
-        t1 = time.perf_counter()
-        ordered = sort_rows(rows)
+    for bucket, ordered in split_by_bucket(table, BUCKET_MS):
         t2 = time.perf_counter()
         figures.files += 1
         path = snapshot_path(out / "archive", "snapshots", "bench", bucket, part=figures.files)
         write_parquet(ordered, path)
         figures.write_s += time.perf_counter() - t2
-        figures.sort_s += t2 - t1
+    figures.sort_s += time.perf_counter() - t1 - figures.write_s + write_before
     figures.rows += table.num_rows
     for column in ("bid_px", "ask_px"):
         figures.levels += pc.sum(pc.list_value_length(table.column(column))).as_py()
@@ -208,8 +208,8 @@ def run_direct(args: argparse.Namespace, out: Path, figures: Figures) -> None:
         _snapshot_round(books, batch, ts, figures)
         done = figures.rows + len(batch) >= args.rows
         if len(batch) >= args.flush_rows or done:
-            table = _flush(batch, out, figures)
-            _write_variants(table, out, figures.rows, figures)
+            _flush(batch, out, figures)
+            _write_variants(batch.to_table(), out, figures.rows, figures)
             batch = SnapshotBatch()
         if done:
             return
@@ -250,13 +250,13 @@ def _report(args: argparse.Namespace, out: Path, f: Figures) -> None:
         f"rows={rows:,} books={args.books} top_k={args.top_k} flush_rows={args.flush_rows:,} "
         f"levels/side={f.levels / rows / 2:.1f} pinned to cpu {args.cpu}, pyarrow 1 thread"
     )
-    print(_line("end-to-end: append_book + to_table + sort + write", rows, f.append_s + writer_s))
+    print(_line("end-to-end: append_book + sorted to_table + write", rows, f.append_s + writer_s))
     print(_line("  same plus the Book's top-K re-sort", rows, f.resort_s + f.append_s + writer_s))
     print(_line("  Book top-K re-sort of changed books (core)", rows, f.resort_s))
     print(_line("  SnapshotBatch.append_book", rows, f.append_s))
-    print(_line("writer only: to_table + sort + write", rows, writer_s))
-    print(_line("  to_table", rows, f.table_s))
-    print(_line("  sort by (market, outcome, ts)", rows, f.sort_s))
+    print(_line("writer only: sorted to_table + split + write", rows, writer_s))
+    print(_line("  to_table in (market, outcome, ts) order", rows, f.table_s))
+    print(_line("  split by bucket", rows, f.sort_s))
     print(_line("  Parquet write (zstd 3, atomic, fsync)", rows, f.write_s))
     print(f"{'bytes/row on disk, pmtape settings':<52}{on_disk / rows:>11.1f}")
     for name, (secs, size) in f.variants.items():

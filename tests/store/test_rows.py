@@ -181,3 +181,38 @@ def test_trade_batch() -> None:
     assert [r["outcome_id"] for r in rows] == ["yes", "yes", "no"]
     batch.clear()
     assert len(batch) == 0
+
+
+def test_sorted_to_table_equals_sorting_the_table() -> None:
+    import random
+
+    from pmtape.core.book import Book
+    from pmtape.store.files import sort_rows
+    from pmtape.store.rows import SnapshotBatch
+
+    rng = random.Random(3)
+    books = {}
+    for m in range(30):
+        book = Book(top_k=8)
+        levels = rng.randint(0, 12)
+        book.apply_snapshot(
+            [(rng.randint(1, 49) * 10_000, rng.randint(1, 999) * 10_000) for _ in range(levels)],
+            [(rng.randint(51, 99) * 10_000, rng.randint(1, 999) * 10_000) for _ in range(levels)],
+            ts_recv_ms=0,
+        )
+        books[(f"m{m % 7:02d}", f"o{m}")] = book
+    batch = SnapshotBatch()
+    keys = list(books)
+    for ts in range(200):
+        market, outcome = rng.choice(keys)
+        batch.append_book(1_000 + ts // 3, "v", market, outcome, books[(market, outcome)], 0, None)
+
+    def rows(table):  # NaN != NaN: compare missing best prices as None
+        return [
+            {k: None if isinstance(v, float) and v != v else v for k, v in r.items()}
+            for r in table.to_pylist()
+        ]
+
+    expected = rows(sort_rows(batch.to_table()))
+    assert rows(batch.to_table(sort=True)) == expected
+    assert rows(batch.to_table()) != expected  # the input really was out of order

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -33,6 +32,7 @@ from pmtape.store.layout import (
     snapshot_path,
     table_spec,
 )
+from pmtape.store.rows import gather_plan, instrument_time_order
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +47,36 @@ ROW_GROUP_ROWS = 131_072
 
 def sort_rows(table: pa.Table) -> pa.Table:
     """Return ``table`` ordered by instrument then time (a no-op when already in order)."""
-    order = pc.sort_indices(table, sort_keys=SORT_KEYS)
-    positions = order.to_numpy()
+    positions = sort_order(table)
     if len(positions) < 2 or bool(np.all(positions[1:] > positions[:-1])):
         return table
-    plain = [f.name for f in table.schema if not _gatherable(f.type)]
-    taken = table.select(plain).take(order)
     plans: list[_Plan] = []
-    columns = [
-        taken.column(f.name)
-        if f.name in plain
-        else _take_list(table.column(f.name), positions, plans)
-        for f in table.schema
-    ]
+    columns = [_take(table.column(f.name), f.type, positions, plans) for f in table.schema]
     return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def sort_order(table: pa.Table) -> npt.NDArray[np.int64]:
+    """Return the row order by (market_id, outcome_id, ts_recv, seq), stable."""
+    return instrument_time_order(
+        table.column("market_id"),
+        table.column("outcome_id"),
+        table.column("ts_recv").to_numpy(),
+        table.column("seq").to_numpy(),
+    )
+
+
+def _take(
+    column: pa.ChunkedArray,
+    type_: pa.DataType,
+    positions: npt.NDArray[np.int64],
+    plans: list[_Plan],
+) -> pa.Array:
+    if _gatherable(type_):
+        return _take_list(column, positions, plans)
+    array = column.combine_chunks()
+    if (pa.types.is_integer(type_) or pa.types.is_floating(type_)) and not array.null_count:
+        return pa.array(array.to_numpy()[positions], type=type_)
+    return array.take(pa.array(positions))
 
 
 def _gatherable(type_: pa.DataType) -> bool:
@@ -77,20 +93,8 @@ class _Plan:
 
 
 def _plan(offsets: npt.NDArray[np.int64], positions: npt.NDArray[np.int64]) -> _Plan:
-    lengths = np.diff(offsets)[positions]
-    ends = np.cumsum(lengths)
-    new_offsets = pa.array(np.concatenate(([0], ends)).astype(np.int32))
-    # The gather index runs +1 within a row and jumps between rows: write the steps into one
-    # array and integrate in place (one big allocation; page faults dominate on small VMs).
-    full = lengths > 0
-    src = offsets[:-1][positions][full]
-    dst = (ends - lengths)[full]
-    index = np.ones(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
-    if len(src):
-        index[0] = src[0]
-        index[dst[1:]] = src[1:] - (src[:-1] + lengths[full][:-1] - 1)
-        np.cumsum(index, out=index)
-    return _Plan(offsets, new_offsets, index)
+    new_offsets, index = gather_plan(offsets, positions)
+    return _Plan(offsets, pa.array(new_offsets), index)
 
 
 def _take_list(
@@ -168,15 +172,22 @@ def write_bucket(
     flush_rows: int,
     compression_level: int = 3,
     shard: str | None = None,
+    presorted: bool = False,
 ) -> tuple[int, bool]:
-    """Add ``rows`` to a bucket by the flush policy; return (bytes written, new file?)."""
+    """Add ``rows`` to a bucket by the flush policy; return (bytes written, new file?).
+
+    ``presorted``: ``rows`` are already in archive order, so a new file needs no sort.
+    """
     spec = table_spec(table_kind)
     base = snapshot_path(data_dir, table_kind, venue, bucket_ms, shard=shard)
     target, old = _target_part(base, spec.schema, flush_rows)
     if rows.schema != spec.schema:
         rows = rows.cast(spec.schema)
-    combined = rows if old is None else pa.concat_tables([old, rows])
-    size = write_parquet(sort_rows(combined), target, compression_level)
+    if old is None:
+        combined = rows if presorted else sort_rows(rows)
+    else:
+        combined = sort_rows(pa.concat_tables([old, rows]))
+    size = write_parquet(combined, target, compression_level)
     return size, old is None
 
 

@@ -88,7 +88,9 @@ _SINGULAR: Final = {SNAPSHOTS: "snapshot", TRADES: "trade"}
 @dataclass
 class _Pending:
     first_mono: float
-    tables: list[pa.Table] = field(default_factory=list)
+    # Snapshot batches that lie in one bucket stay unconverted until the flush, which then
+    # builds the table already in archive order (cheaper than converting, then sorting).
+    tables: list[pa.Table | SnapshotBatch] = field(default_factory=list)
     rows: int = 0
     failures: int = 0
     retry_mono: float = 0.0
@@ -278,6 +280,12 @@ class ParquetSink:
         return min(max(due - mono_s(), 0.0), flush_secs)
 
     def _accept(self, table_kind: str, venue: str, batch: Batch) -> None:
+        if isinstance(batch, SnapshotBatch) and batch.ts_recv:
+            lo = min(batch.ts_recv)
+            bucket = lo - lo % self._bucket_ms
+            if max(batch.ts_recv) < bucket + self._bucket_ms:
+                self._add_piece(table_kind, venue, bucket, batch, len(batch))
+                return
         try:
             table = batch if isinstance(batch, pa.Table) else batch.to_table()
             schema = table_spec(table_kind).schema
@@ -289,17 +297,21 @@ class ParquetSink:
             self._stats["errors"] += 1
             self._count_dropped(table_kind, len(batch), "unconvertible batch")
             return
-        if self._stats["pending_rows"] + table.num_rows > self._max_pending:
-            self._count_dropped(table_kind, table.num_rows, "too many rows waiting for the disk")
-            return
-        now = mono_s()
         for bucket, rows in pieces:
-            pending = self._pending.setdefault((table_kind, venue, bucket), _Pending(now))
-            pending.tables.append(rows)
-            pending.rows += rows.num_rows
-            latest = self._latest.get((table_kind, venue), bucket)
-            self._latest[(table_kind, venue)] = max(latest, bucket)
-        self._stats["pending_rows"] += table.num_rows
+            self._add_piece(table_kind, venue, bucket, rows, rows.num_rows)
+
+    def _add_piece(
+        self, kind: str, venue: str, bucket: int, rows: pa.Table | SnapshotBatch, n: int
+    ) -> None:
+        if self._stats["pending_rows"] + n > self._max_pending:
+            self._count_dropped(kind, n, "too many rows waiting for the disk")
+            return
+        pending = self._pending.setdefault((kind, venue, bucket), _Pending(mono_s()))
+        pending.tables.append(rows)
+        pending.rows += n
+        latest = self._latest.get((kind, venue), bucket)
+        self._latest[(kind, venue)] = max(latest, bucket)
+        self._stats["pending_rows"] += n
 
     def _flush_due(self, *, force: bool = False) -> None:
         now = mono_s()
@@ -319,7 +331,7 @@ class ParquetSink:
 
     def _flush(self, key: _Key, pending: _Pending, now: float) -> None:
         kind, venue, bucket = key
-        rows = pending.tables[0] if len(pending.tables) == 1 else pa.concat_tables(pending.tables)
+        rows, in_order = _combine(pending.tables)
         pending.tables = [rows]
         try:
             size, new_file = write_bucket(
@@ -330,6 +342,7 @@ class ParquetSink:
                 rows,
                 flush_rows=self.config.flush_rows,
                 compression_level=self.config.compression_level,
+                presorted=in_order,
                 shard=self.shard,
             )
         except Exception as exc:
@@ -356,3 +369,15 @@ class ParquetSink:
         stats["flushes"] += 1
         stats["bytes_written"] += size
         stats["last_flush_ms"] = now_ms()
+
+
+def _combine(pieces: list[pa.Table | SnapshotBatch]) -> tuple[pa.Table, bool]:
+    """Return the pieces as one table, and whether it is already in archive order."""
+    batches = [p for p in pieces if isinstance(p, SnapshotBatch)]
+    if len(batches) == len(pieces):
+        merged = SnapshotBatch()
+        for batch in batches:
+            merged.extend(batch)
+        return merged.to_table(sort=True), True
+    tables = [p.to_table() if isinstance(p, SnapshotBatch) else p for p in pieces]
+    return (tables[0] if len(tables) == 1 else pa.concat_tables(tables)), False
