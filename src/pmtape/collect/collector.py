@@ -176,7 +176,8 @@ class Collector:
             lines.append(
                 f"{name}: connected={st['connected']} subs={st['subs']} (hot {st['hot']}, "
                 f"warm {st['warm']}) universe={st['universe']} snapshots/s={rate:.1f} "
-                f"frames={st.get('frames', 0)} bad={st.get('norm_bad', 0)} "
+                f"frames={st.get('frames', 0)} http={st.get('http_bodies', 0)} "
+                f"bad={st.get('norm_bad', 0)} "
                 f"unknown={st.get('norm_unknown', 0)}"
             )
         ws = self.sink.stats()

@@ -194,4 +194,4 @@ def create_adapter(name: str, config: Any) -> VenueAdapter:
 
 def _load_builtin() -> None:
     # Importing the venue packages registers them; kept lazy so `pmtape --help` stays fast.
-    from pmtape.venues import polymarket, sim  # noqa: F401
+    from pmtape.venues import kalshi, limitless, polymarket, sim  # noqa: F401

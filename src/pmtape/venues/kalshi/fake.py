@@ -1,0 +1,312 @@
+"""A local fake Kalshi: REST market data and the signed WebSocket on loopback, one port.
+
+Driven by the sim generator (its true books and message stream), mapped to Kalshi's tickers
+and wire (see ``fake_wire``). URL layout as on the venue: ``/trade-api/v2/...`` (REST) and
+``/trade-api/ws/v2`` (WebSocket), plus ``/debug/book?ticker=`` (the true YES book). The
+WebSocket accepts only upgrades signed by one of ``keys`` (key id -> RSA public key). In
+process::
+
+    async with FakeKalshi(markets=20, keys={key_id: public_key}) as fake:
+        fake.urls["ws_url"], fake.true_book(ticker), fake.channel.inject_gap(ticker)
+
+or as a server: ``pmtape fake-venue kalshi``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+from collections import Counter, deque
+from typing import Any
+
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from pmtape.core.clock import mono_s, now_ms
+from pmtape.core.events import Level
+from pmtape.core.fixed import SCALE
+from pmtape.venues.kalshi.constants import WS_SIGN_PATH
+from pmtape.venues.kalshi.fake_faults import KalshiFakeFaults
+from pmtape.venues.kalshi.fake_rest import PREFIX, FakeKalshiRest
+from pmtape.venues.kalshi.fake_stream import KalshiChannel
+from pmtape.venues.kalshi.fake_wire import KalshiIds, Ladders, WireEncoder, count_fp, dollars, iso
+from pmtape.venues.kalshi.messages import (
+    Event,
+    Market,
+    OrderbookFp,
+    RestTrade,
+    SnapshotBody,
+    TradeBody,
+)
+from pmtape.venues.sim.generator import SimGenerator, SimMarket, SimUniverse
+
+__all__ = ["FakeKalshi", "KalshiFakeFaults"]
+
+_TRADES_KEPT = 2_000
+_DECOY_EVERY = 8
+_LATE_MS = 10_000
+
+
+class FakeKalshi:
+    """The fake venue: a generator, its Kalshi wire, and an aiohttp server around them."""
+
+    def __init__(
+        self,
+        *,
+        markets: int = 40,
+        seed: int = 7,
+        rate: float = 200.0,
+        trade_ratio: float = 0.05,
+        rolling_share: float = 0.0,
+        rolling_period_secs: int = 900,
+        decoys: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tick_s: float = 0.02,
+        faults: KalshiFakeFaults | None = None,
+        keys: dict[str, rsa.RSAPublicKey] | None = None,
+    ) -> None:
+        universe = SimUniverse(seed, markets, rolling_share, rolling_period_secs)
+        self.generator = SimGenerator(universe, seed, trade_ratio=trade_ratio)
+        self.ids = KalshiIds()
+        self.ladders = Ladders()
+        self.encoder = WireEncoder(self.ids, self.ladders)
+        self.faults = faults or KalshiFakeFaults()
+        self.rng = random.Random(f"{seed}:fake-kalshi")
+        self.channel = KalshiChannel(self._ws_snapshot, self.faults, self.rng, dict(keys or {}))
+        self.rate = rate
+        self.decoys = decoys
+        self.host = host
+        self.port = port
+        self.tick_s = tick_s
+        self.stats: Counter[str] = Counter()
+        self.urls: dict[str, str] = {}
+        self._paused = False
+        self._markets: dict[str, SimMarket] = {}  # ticker -> market
+        self._trades: deque[RestTrade] = deque(maxlen=_TRADES_KEPT)
+        self._runner: web.AppRunner | None = None
+        self._driver: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> FakeKalshi:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Lay out the markets, bind the port and start streaming."""
+        self._refresh(now_ms())
+        app = web.Application()
+        FakeKalshiRest(self).routes(app)
+        app.router.add_get(WS_SIGN_PATH, self.channel.handle)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        await web.SockSite(self._runner, sock).start()
+        self.port = sock.getsockname()[1]
+        base = f"http://{self.host}:{self.port}"
+        self.urls = {
+            "rest_url": base + PREFIX,
+            "ws_url": f"ws://{self.host}:{self.port}{WS_SIGN_PATH}",
+            "debug_url": f"{base}/debug",
+        }
+        self._driver = asyncio.create_task(self._drive(), name="fake-kalshi-driver")
+
+    async def stop(self) -> None:
+        """Stop streaming, close every socket and the server."""
+        driver, self._driver = self._driver, None
+        if driver is not None:
+            driver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await driver
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await self.channel.drop_all()
+            await runner.cleanup()
+
+    def config_overrides(self, prefix: str = "venues.kalshi") -> dict[str, str]:
+        """Return config keys pointing the kalshi adapter at this fake."""
+        return {f"{prefix}.{k}": v for k, v in self.urls.items() if k != "debug_url"}
+
+    # -- the true state ------------------------------------------------------------------------
+
+    def true_book(self, ticker: str) -> tuple[list[Level], list[Level]]:
+        """Return an active ticker's YES book (bids best first, asks best first)."""
+        return self.generator.true_book(self._markets[ticker].yes_token)
+
+    def active_tickers(self) -> list[str]:
+        """Return the ticker of every active market."""
+        return list(self._markets)
+
+    def pause(self) -> None:
+        """Stop generating messages (sockets stay open, pings still sent)."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Generate messages again."""
+        self._paused = False
+
+    async def quiesce(self, timeout_s: float = 10.0) -> None:
+        """Pause and wait until every socket has sent everything queued for it."""
+        self.pause()
+        deadline = mono_s() + timeout_s
+        while not self.channel.idle():
+            if mono_s() > deadline:
+                raise TimeoutError("the fake's sockets did not drain")
+            await asyncio.sleep(0.01)
+
+    def snapshot_stats(self) -> dict[str, Any]:
+        """Return every counter of the fake (HTTP, sockets, frames, auth, faults)."""
+        out: dict[str, Any] = dict(self.stats)
+        out.update({f"ws_{k}": v for k, v in self.channel.stats.items()})
+        out["ws_open"] = len(self.channel.conns)
+        return out
+
+    # -- what the HTTP side reads ----------------------------------------------------------------
+
+    def market_objects(self) -> list[Market]:
+        """Return every listed market: the active ones and the decoys."""
+        now = now_ms()
+        out = []
+        for ticker, m in self._markets.items():
+            out.append(self._market(ticker, m, "active", m.close_ts))
+            if self.decoys and m.slot % _DECOY_EVERY == 0:
+                event = self.ids.event(m)
+                out.append(self._market(f"{event}-LATE", m, "active", now - _LATE_MS))
+                out.append(self._market(f"{event}-NEXT", m, "initialized", m.close_ts))
+                out.append(self._market(f"{event}-OLD", m, "finalized", m.open_ts))
+        return out
+
+    def _market(self, ticker: str, m: SimMarket, status: str, close_ms: int) -> Market:
+        bid, ask = ("0.0000", "1.0000")
+        if ticker in self.ladders.yes:
+            bids, asks = self.true_book(ticker)
+            bid = dollars(bids[0][0]) if bids else bid
+            ask = dollars(asks[0][0]) if asks else ask
+        return Market(
+            ticker=ticker,
+            event_ticker=self.ids.event(m),
+            title=m.title,
+            yes_sub_title=m.outcomes[0],
+            no_sub_title=m.outcomes[1],
+            open_time=iso(m.open_ts),
+            close_time=iso(close_ms),
+            latest_expiration_time=iso(close_ms),
+            status=status,
+            yes_bid_dollars=bid,
+            yes_ask_dollars=ask,
+            volume_24h_fp=count_fp(round(m.activity * 1000) * SCALE),
+            price_level_structure="deci_cent" if m.tick_e6 < 10_000 else "linear_cent",
+            result="yes" if status == "finalized" else "",
+        )
+
+    def event_objects(self, status: str | None, nested: bool) -> list[Event]:
+        """Return one event per active market (``open``; nothing is ``closed``/``settled``)."""
+        if status not in (None, "open"):
+            return []
+        markets = self.market_objects() if nested else []
+        out = []
+        for m in self._markets.values():
+            event = self.ids.event(m)
+            out.append(
+                Event(
+                    event_ticker=event,
+                    series_ticker=self.ids.series(m),
+                    title=m.title,
+                    category=m.tags[0].title(),
+                    markets=[x for x in markets if x.event_ticker == event] if nested else None,
+                )
+            )
+        return out
+
+    def series_of(self, event_ticker: str) -> str:
+        """Return the series ticker of an event ticker."""
+        return event_ticker.rsplit("-", 1)[0]
+
+    def rest_book(self, ticker: str, depth: int = 0) -> OrderbookFp | None:
+        """Return a ticker's book as REST serves it (``depth`` best levels a side), or None."""
+        if ticker not in self.ladders.yes:
+            return None
+        body = self.ladders.snapshot(ticker, "", rest=True)
+        yes = body.yes_dollars_fp or []
+        no = body.no_dollars_fp or []
+        if depth:
+            yes, no = yes[-depth:], no[-depth:]
+        return OrderbookFp(yes_dollars=yes, no_dollars=no)
+
+    def recent_trades(self, ticker: str | None, min_ts_s: int) -> list[RestTrade]:
+        """Return recent trades newest first, optionally of one ticker and since ``min_ts``."""
+        rows = reversed(self._trades)
+        return [
+            r
+            for r in rows
+            if (ticker is None or r.ticker == ticker) and r.created_time >= iso(min_ts_s * 1000)
+        ]
+
+    def _ws_snapshot(self, ticker: str) -> SnapshotBody | None:
+        if ticker not in self.ladders.yes:
+            return None
+        return self.ladders.snapshot(ticker, self.ids.market_uuid(ticker))
+
+    # -- the driver ------------------------------------------------------------------------------
+
+    async def _drive(self) -> None:
+        owed = 0.0
+        last = mono_s()
+        next_drop = last + self.faults.drop_every_s
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = mono_s()
+            if self.faults.drop_every_s > 0 and now >= next_drop:
+                next_drop = now + self.faults.drop_every_s
+                await self.channel.drop_all()
+            owed = min(owed + (now - last) * self.rate, self.rate + 1.0)
+            last = now
+            ts = now_ms()
+            self._refresh(ts)
+            if self._paused or owed < 1:
+                continue
+            msgs = self.generator.step(ts, int(owed))
+            owed -= len(msgs)
+            self.stats["generated"] += len(msgs)
+            events = self.encoder.encode(msgs)
+            for event in events:
+                if isinstance(event.body, TradeBody):
+                    self._record_trade(event.body)
+            self.channel.dispatch(events)
+
+    def _refresh(self, ts: int) -> None:
+        gen = self.generator
+        gen.refresh(ts)
+        active = {self.ids.ticker(m): m for m in gen.active_markets}
+        if active.keys() == self._markets.keys():
+            return
+        for ticker, m in self._markets.items():
+            if ticker not in active:
+                self.encoder.untrack(m)
+        for ticker, m in active.items():
+            if ticker not in self._markets:
+                self.encoder.track(m, *gen.true_book(m.yes_token))
+        self._markets = active
+
+    def _record_trade(self, body: TradeBody) -> None:
+        self._trades.append(
+            RestTrade(
+                trade_id=body.trade_id,
+                ticker=body.market_ticker,
+                count_fp=body.count_fp,
+                yes_price_dollars=body.yes_price_dollars,
+                no_price_dollars=body.no_price_dollars,
+                taker_side=body.taker_side,
+                taker_outcome_side=body.taker_outcome_side,
+                taker_book_side=body.taker_book_side,
+                created_time=iso(body.ts_ms),
+            )
+        )

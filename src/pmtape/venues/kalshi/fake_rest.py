@@ -1,0 +1,207 @@
+"""The fake Kalshi's HTTP side: markets, events, books, trades, exchange status, debug views.
+
+Paths sit under ``/trade-api/v2`` like the venue's; market data needs no auth. Listings
+page with an opaque cursor and end with ``cursor: ""``; ``status`` takes the filter
+vocabulary (``open``, ``closed``, ``settled``, ...; ``active`` is refused with 400) and
+answers with the response vocabulary (``active``, ``finalized``, ...). Decoys a collector
+must filter out are mixed in: a just-closed market still listed as open (as the venue does
+for ~30 s), an unopened one and a settled one. Books are the generator's true books as
+bids-only ladders. Fault knobs (slow answers, 429 without ``Retry-After``, 5xx) apply to
+every venue route and to the WebSocket upgrade, never to debug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from aiohttp import web
+
+from pmtape.venues.kalshi.constants import EVENTS_PAGE_MAX, MARKETS_PAGE_MAX, ORDERBOOKS_MAX
+from pmtape.venues.kalshi.messages import Market
+
+if TYPE_CHECKING:
+    from pmtape.venues.kalshi.fake import FakeKalshi
+
+_encode = msgspec.json.Encoder().encode
+PREFIX = "/trade-api/v2"
+_FILTERS = {
+    "unopened": "initialized",
+    "open": "active",
+    "paused": "inactive",
+    "closed": "closed",
+    "settled": "finalized",
+}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json(value: Any, status: int = 200) -> web.Response:
+    return web.Response(body=_encode(value), status=status, content_type="application/json")
+
+
+def _not_found(what: str) -> web.Response:
+    return _json({"code": "not_found", "message": f"{what} not found", "service": "exchange"}, 404)
+
+
+def _bad(message: str) -> web.Response:
+    return _json({"code": "bad_request", "message": message, "service": "exchange"}, 400)
+
+
+class FakeKalshiRest:
+    """HTTP handlers of the fake, reading the fake's markets and ladders."""
+
+    def __init__(self, fake: FakeKalshi) -> None:
+        self.fake = fake
+
+    def routes(self, app: web.Application) -> None:
+        """Register every HTTP route (and the fault middleware) on ``app``."""
+        app.middlewares.append(self._faults)
+        r = app.router
+        r.add_get(PREFIX + "/markets", self.get_markets)
+        r.add_get(PREFIX + "/markets/orderbooks", self.get_orderbooks)
+        r.add_get(PREFIX + "/markets/trades", self.get_trades)
+        r.add_get(PREFIX + "/markets/{ticker}/orderbook", self.get_orderbook)
+        r.add_get(PREFIX + "/markets/{ticker}", self.get_market)
+        r.add_get(PREFIX + "/events", self.get_events)
+        r.add_get(PREFIX + "/exchange/status", self.exchange_status)
+        r.add_get("/debug/book", self.debug_book)
+        r.add_get("/debug/stats", self.debug_stats)
+
+    @web.middleware
+    async def _faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith("/trade-api/"):
+            return await handler(request)
+        fake = self.fake
+        faults = fake.faults
+        fake.stats["http_requests"] += 1
+        fake.stats[f"http {request.path.removeprefix(PREFIX)}"] += 1
+        if faults.slow_ms > 0:
+            await asyncio.sleep(faults.slow_ms / 1000)
+        if faults.http_error_prob and fake.rng.random() < faults.http_error_prob:
+            status = fake.rng.choice(faults.http_error_statuses)
+            fake.stats[f"http_error_{status}"] += 1
+            if status == 429:
+                return _json({"error": "too many requests"}, 429)  # no Retry-After (§2.3)
+            body = {"code": "service_unavailable", "message": "try again", "service": "exchange"}
+            return _json(body, status)
+        return await handler(request)
+
+    # -- listings ------------------------------------------------------------------------------
+
+    async def get_markets(self, request: web.Request) -> web.Response:
+        """``GET /markets``: filtered by status, event, series or tickers; cursor pages."""
+        q = request.query
+        status = q.get("status")
+        if status is not None and status not in _FILTERS:
+            return _bad(f"invalid status {status!r}")
+        markets = self.fake.market_objects()
+        if status is not None:
+            markets = [m for m in markets if m.status == _FILTERS[status]]
+        for field, attr in (("event_ticker", "event_ticker"), ("series_ticker", "")):
+            if q.get(field):
+                markets = [m for m in markets if self._matches(m, attr, q[field])]
+        if q.get("tickers"):
+            wanted = set(q["tickers"].split(","))
+            markets = [m for m in markets if m.ticker in wanted]
+        return _page(markets, q, MARKETS_PAGE_MAX, "markets")
+
+    def _matches(self, m: Market, attr: str, value: str) -> bool:
+        if attr:
+            return bool(getattr(m, attr) == value)
+        return self.fake.series_of(m.event_ticker) == value
+
+    async def get_events(self, request: web.Request) -> web.Response:
+        """``GET /events``: one event per market; ``with_nested_markets`` embeds them."""
+        q = request.query
+        status = q.get("status")
+        if status is not None and status not in ("open", "closed", "settled"):
+            return _bad(f"invalid status {status!r}")
+        nested = q.get("with_nested_markets") == "true"
+        events = self.fake.event_objects(status, nested)
+        if q.get("series_ticker"):
+            events = [e for e in events if e.series_ticker == q["series_ticker"]]
+        return _page(events, q, EVENTS_PAGE_MAX, "events")
+
+    # -- books and trades ----------------------------------------------------------------------
+
+    async def get_orderbooks(self, request: web.Request) -> web.Response:
+        """``GET /markets/orderbooks?tickers=A,B``: unknown tickers are left out."""
+        tickers = [t for t in request.query.get("tickers", "").split(",") if t]
+        if not tickers or len(tickers) > ORDERBOOKS_MAX:
+            return _bad(f"tickers: 1 to {ORDERBOOKS_MAX} required")
+        depth = _int(request.query.get("depth"), 0)
+        items = []
+        for ticker in tickers:
+            book = self.fake.rest_book(ticker, depth)
+            if book is not None:
+                items.append({"ticker": ticker, "orderbook_fp": book})
+        if not items:
+            return _not_found("markets")
+        return _json({"orderbooks": items})
+
+    async def get_orderbook(self, request: web.Request) -> web.Response:
+        """``GET /markets/{ticker}/orderbook``: the body does not name the ticker."""
+        book = self.fake.rest_book(
+            request.match_info["ticker"], _int(request.query.get("depth"), 0)
+        )
+        if book is None:
+            return _not_found("market")
+        return _json({"orderbook_fp": book})
+
+    async def get_market(self, request: web.Request) -> web.Response:
+        """``GET /markets/{ticker}``."""
+        ticker = request.match_info["ticker"]
+        for m in self.fake.market_objects():
+            if m.ticker == ticker:
+                return _json({"market": m})
+        return _not_found("market")
+
+    async def get_trades(self, request: web.Request) -> web.Response:
+        """``GET /markets/trades``: newest first, ``min_ts`` in seconds, cursor pages."""
+        q = request.query
+        rows = self.fake.recent_trades(q.get("ticker"), _int(q.get("min_ts"), 0))
+        return _page(rows, q, MARKETS_PAGE_MAX, "trades")
+
+    async def exchange_status(self, request: web.Request) -> web.Response:
+        """``GET /exchange/status``."""
+        body = {"exchange_active": True, "trading_active": True}
+        return _json({**body, "exchange_estimated_resume_time": None})
+
+    # -- debug ---------------------------------------------------------------------------------
+
+    async def debug_book(self, request: web.Request) -> web.Response:
+        """The true YES book of a ticker, best first, in e6 integers."""
+        ticker = request.query.get("ticker", "")
+        try:
+            bids, asks = self.fake.true_book(ticker)
+        except KeyError:
+            return _json({"error": "not an active ticker"}, 404)
+        return _json({"ticker": ticker, "bids": bids, "asks": asks})
+
+    async def debug_stats(self, request: web.Request) -> web.Response:
+        """The fake's counters."""
+        return _json(self.fake.snapshot_stats())
+
+
+def _page(items: list[Any], q: Mapping[str, str], max_limit: int, field: str) -> web.Response:
+    limit = _int(q.get("limit"), 100)
+    if not 1 <= limit <= max_limit:
+        return _bad(f"limit must be between 1 and {max_limit}")
+    try:
+        start = int(base64.b64decode(q["cursor"]).decode()) if q.get("cursor") else 0
+    except ValueError:
+        return _bad("invalid cursor")
+    page = items[start : start + limit]
+    end = start + len(page)
+    cursor = base64.b64encode(str(end).encode()).decode() if end < len(items) else ""
+    return _json({field: page, "cursor": cursor})
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text else default
+    except ValueError:
+        return default

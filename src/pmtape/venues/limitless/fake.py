@@ -1,0 +1,237 @@
+"""A local fake Limitless: REST market data and the Socket.IO feed on loopback, one port.
+
+Driven by the sim generator (its true books and message stream), mapped to Limitless's slugs
+and wire (see ``fake_wire``). URL layout as on the venue: ``/markets/...`` (REST) and
+``/socket.io/?EIO=4&transport=websocket`` (Socket.IO, namespace ``/markets``), plus
+``/debug/book?slug=`` (the true book). In process::
+
+    async with FakeLimitless(markets=20) as fake:
+        fake.urls["rest_url"], fake.true_book(slug), fake.faults.http_error_prob = 1.0
+
+or as a server: ``pmtape fake-venue limitless``. Rolling-series markets close and reopen on
+their period; a closing market is announced with ``marketResolved`` (three times).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+from collections import Counter
+from typing import Any
+
+from aiohttp import web
+
+from pmtape.core.clock import mono_s, now_ms
+from pmtape.core.events import Level
+from pmtape.venues.limitless.constants import EIO_PATH
+from pmtape.venues.limitless.fake_faults import LimitlessFakeFaults
+from pmtape.venues.limitless.fake_rest import FakeLimitlessRest
+from pmtape.venues.limitless.fake_stream import MarketsNamespace
+from pmtape.venues.limitless.fake_wire import (
+    DECOY_EVERY,
+    GROUP_EVERY,
+    decoys,
+    group_of,
+    market_object,
+    orderbook,
+    slug_of,
+)
+from pmtape.venues.limitless.messages import Market, Orderbook
+from pmtape.venues.sim.generator import GenTrade, SimGenerator, SimMarket, SimUniverse
+
+__all__ = ["FakeLimitless", "LimitlessFakeFaults"]
+
+
+class FakeLimitless:
+    """The fake venue: a generator, its Limitless wire, and an aiohttp server around them."""
+
+    def __init__(
+        self,
+        *,
+        markets: int = 40,
+        seed: int = 7,
+        rate: float = 200.0,
+        trade_ratio: float = 0.05,
+        rolling_share: float = 0.0,
+        rolling_period_secs: int = 900,
+        decoys: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tick_s: float = 0.02,
+        faults: LimitlessFakeFaults | None = None,
+    ) -> None:
+        universe = SimUniverse(seed, markets, rolling_share, rolling_period_secs)
+        self.generator = SimGenerator(universe, seed, trade_ratio=trade_ratio)
+        self.faults = faults or LimitlessFakeFaults()
+        self.rng = random.Random(f"{seed}:fake-limitless")
+        self.feed = MarketsNamespace(self._ws_book, self.faults, self.rng)
+        self.rate = rate
+        self.decoys = decoys
+        self.host = host
+        self.port = port
+        self.tick_s = tick_s
+        self.stats: Counter[str] = Counter()
+        self.urls: dict[str, str] = {}
+        self._paused = False
+        self._markets: dict[str, SimMarket] = {}  # slug -> market
+        self._slug_of: dict[str, str] = {}  # yes token -> slug
+        self._runner: web.AppRunner | None = None
+        self._driver: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> FakeLimitless:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Lay out the markets, bind the port and start streaming."""
+        self._refresh(now_ms())
+        app = web.Application()
+        FakeLimitlessRest(self).routes(app)
+        app.router.add_get(EIO_PATH, self.feed.handle)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        await web.SockSite(self._runner, sock).start()
+        self.port = sock.getsockname()[1]
+        base = f"http://{self.host}:{self.port}"
+        self.urls = {
+            "rest_url": base,
+            "ws_url": f"ws://{self.host}:{self.port}",
+            "debug_url": f"{base}/debug",
+        }
+        self._driver = asyncio.create_task(self._drive(), name="fake-limitless-driver")
+
+    async def stop(self) -> None:
+        """Stop streaming, close every socket and the server."""
+        driver, self._driver = self._driver, None
+        if driver is not None:
+            driver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await driver
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await self.feed.drop_all()
+            await runner.cleanup()
+
+    def config_overrides(self, prefix: str = "venues.limitless") -> dict[str, str]:
+        """Return config keys pointing the limitless adapter at this fake."""
+        return {f"{prefix}.{k}": v for k, v in self.urls.items() if k != "debug_url"}
+
+    # -- the true state ------------------------------------------------------------------------
+
+    def true_book(self, slug: str) -> tuple[list[Level], list[Level]]:
+        """Return an active market's book (bids best first, asks best first); KeyError if none."""
+        return self.generator.true_book(self._markets[slug].yes_token)
+
+    def active_slugs(self) -> list[str]:
+        """Return the slug of every active market."""
+        return list(self._markets)
+
+    def pause(self) -> None:
+        """Stop generating messages (sockets stay open, pings still sent)."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Generate messages again."""
+        self._paused = False
+
+    async def quiesce(self, timeout_s: float = 10.0) -> None:
+        """Pause and wait until every socket has sent everything queued for it."""
+        self.pause()
+        deadline = mono_s() + timeout_s
+        while not self.feed.idle():
+            if mono_s() > deadline:
+                raise TimeoutError("the fake's sockets did not drain")
+            await asyncio.sleep(0.01)
+
+    def snapshot_stats(self) -> dict[str, Any]:
+        """Return every counter of the fake (HTTP, sockets, updates, faults)."""
+        out: dict[str, Any] = dict(self.stats)
+        out.update({f"ws_{k}": v for k, v in self.feed.stats.items()})
+        out["ws_open"] = len(self.feed.conns)
+        return out
+
+    # -- what the HTTP side reads ----------------------------------------------------------------
+
+    def listing(self) -> list[Market]:
+        """Return ``/markets/active``'s rows: markets, groups around some, and decoys."""
+        now = now_ms()
+        out: list[Market] = []
+        for slug, m in self._markets.items():
+            obj = market_object(m, slug)
+            out.append(group_of(obj) if self.decoys and m.slot % GROUP_EVERY == 5 else obj)
+            if self.decoys and m.slot % DECOY_EVERY == 0:
+                out.extend(decoys(m, slug, now))
+        return out
+
+    def market_detail(self, slug: str) -> Market | None:
+        """Return ``/markets/{slug}``'s object of an active market, or None."""
+        m = self._markets.get(slug)
+        return market_object(m, slug, detail=True) if m is not None else None
+
+    def book(self, slug: str, *, rest: bool) -> Orderbook | None:
+        """Return a market's current book as the venue sends it, or None."""
+        m = self._markets.get(slug)
+        if m is None:
+            return None
+        return orderbook(m.yes_token, *self.true_book(slug), rest=rest)
+
+    def _ws_book(self, slug: str) -> Orderbook | None:
+        return self.book(slug, rest=False)
+
+    # -- the driver ------------------------------------------------------------------------------
+
+    async def _drive(self) -> None:
+        owed = 0.0
+        last = mono_s()
+        next_drop = last + self.faults.drop_every_s
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = mono_s()
+            if self.faults.drop_every_s > 0 and now >= next_drop:
+                next_drop = now + self.faults.drop_every_s
+                await self.feed.drop_all()
+            owed = min(owed + (now - last) * self.rate, self.rate + 1.0)
+            last = now
+            ts = now_ms()
+            self._refresh(ts)
+            if self._paused or owed < 1:
+                continue
+            msgs = self.generator.step(ts, int(owed))
+            owed -= len(msgs)
+            self.stats["generated"] += len(msgs)
+            changed = dict.fromkeys(
+                self._slug_of[m.token]
+                for m in msgs
+                if type(m) is not GenTrade and m.token in self._slug_of
+            )
+            self.feed.dispatch(list(changed), ts, self._oracle_ticks())
+
+    def _oracle_ticks(self) -> list[str]:
+        p = self.faults.oracle_prob
+        if not p:
+            return []
+        return [s for s, m in self._markets.items() if m.series and self.rng.random() < p]
+
+    def _refresh(self, ts: int) -> None:
+        gen = self.generator
+        gen.refresh(ts)
+        active = {slug_of(m): m for m in gen.active_markets}
+        if active.keys() == self._markets.keys():
+            return
+        closed = [slug for slug in self._markets if slug not in active]
+        first = not self._markets
+        self._markets = active
+        self._slug_of = {m.yes_token: slug for slug, m in active.items()}
+        if closed and not first:
+            self.stats["resolved"] += len(closed)
+            self.feed.resolved(closed, ts)
