@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from pmtape import __version__
-from pmtape.cli import commands, demo, fake_venues
+from pmtape.cli import commands, demo
 from pmtape.cli.capture_cmd import capture_app
 from pmtape.cli.fake_cmd import fake_app
 
@@ -31,8 +31,6 @@ app.command("rebuild")(commands.rebuild_cmd)
 app.command("run")(commands.run_cmd)
 app.command("demo")(demo.demo)
 app.add_typer(capture_app, name="capture")
-fake_app.command("kalshi")(fake_venues.kalshi)
-fake_app.command("limitless")(fake_venues.limitless)
 app.add_typer(fake_app, name="fake-venue")
 
 

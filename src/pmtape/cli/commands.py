@@ -24,8 +24,6 @@ from pmtape.cli.common import (
     build_config,
     cli_errors,
     console,
-    echo_json,
-    run_until_signal,
 )
 from pmtape.collect.collector import Collector, CollectSummary
 from pmtape.collect.rebuild import rebuild
@@ -34,6 +32,7 @@ from pmtape.core.clock import now_ms
 from pmtape.core.errors import UsageError
 from pmtape.discovery.service import discover_loop, discover_once
 from pmtape.mine.miner import MineResult, mine
+from pmtape.ops.runner import echo_json, run_until_signal
 from pmtape.ops.supervise import ChildSpec, ChildStatus, supervise
 
 log = logging.getLogger("pmtape")

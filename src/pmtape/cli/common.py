@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import signal
-import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -110,28 +107,3 @@ def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(130) from None
 
     return wrapper
-
-
-def run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, R]]) -> R:
-    """Run ``main(stop)`` on a fresh loop; SIGINT/SIGTERM set ``stop`` for a clean shutdown."""
-
-    async def runner() -> R:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            return await main(stop)
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-
-    return asyncio.run(runner())
-
-
-def echo_json(obj: Any) -> None:
-    """Print one JSON document on stdout."""
-    import msgspec
-
-    sys.stdout.write(msgspec.json.encode(obj).decode() + "\n")
-    sys.stdout.flush()

@@ -24,13 +24,13 @@ from pmtape.cli.common import (
     build_config,
     cli_errors,
     console,
-    run_until_signal,
 )
 from pmtape.collect.collector import Collector, CollectSummary
 from pmtape.config import Config
 from pmtape.core.clock import now_ms
 from pmtape.discovery.service import discover_once
 from pmtape.mine.miner import mine
+from pmtape.ops.runner import run_until_signal
 from pmtape.venues.base import available, local_fakes
 
 DEMO_SECONDS = 45.0

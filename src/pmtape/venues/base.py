@@ -135,6 +135,11 @@ class VenueAdapter(abc.ABC):
         """Return a loopback fake of this venue for `pmtape demo` (None: it needs none)."""
         return None
 
+    @classmethod
+    def fake_command(cls) -> Callable[..., None] | None:
+        """Return the `pmtape fake-venue NAME` command of this venue's fake (None: none)."""
+        return None
+
     # Venues with a REST book endpoint set this and implement fetch_books; the collector
     # then audits WS-kept books against REST.
     supports_rest_books: ClassVar[bool] = False
@@ -162,6 +167,18 @@ def available() -> list[str]:
     """Return the names of all registered venues."""
     _load_builtin()
     return sorted(_REGISTRY)
+
+
+def fake_commands() -> dict[str, Callable[..., None]]:
+    """Return every venue's fake-server command, by venue name."""
+    _load_builtin()
+    out = {}
+    for name, factory in sorted(_REGISTRY.items()):
+        if isinstance(factory, type) and issubclass(factory, VenueAdapter):
+            command = factory.fake_command()
+            if command is not None:
+                out[name] = command
+    return out
 
 
 def local_fakes(names: Sequence[str]) -> dict[str, LocalFake]:

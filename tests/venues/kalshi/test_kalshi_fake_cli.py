@@ -15,17 +15,7 @@ import aiohttp
 from pmtape.venues.kalshi.auth import KalshiSigner
 
 # The lead mounts these commands on `pmtape fake-venue`; mount them the same way here.
-SCRIPT = """
-import typer
-from pmtape.cli.fake_cmd import fake_app
-from pmtape.cli.fake_venues import kalshi, limitless
-fake_app.command("kalshi")(kalshi)
-fake_app.command("limitless")(limitless)
-app = typer.Typer()
-app.add_typer(fake_app, name="fake-venue")
-app.command("version")(lambda: None)
-app()
-"""
+PMTAPE = [sys.executable, "-m", "pmtape"]
 
 
 def _get(url: str) -> object:
@@ -44,7 +34,7 @@ async def _subscribe(url: str, signer: KalshiSigner, ticker: str) -> dict[str, o
 
 def test_the_server_prints_urls_and_a_throwaway_key_then_stops_on_sigint() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, "fake-venue", "kalshi", "--markets", "5", "--port", "0"],
+        [*PMTAPE, "fake-venue", "kalshi", "--markets", "5", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 
 import pytest
 
-from tests.venues.kalshi.test_kalshi_fake_cli import SCRIPT
+from tests.venues.kalshi.test_kalshi_fake_cli import PMTAPE
 
 
 def _get(url: str, agent: str = "pmtape-test") -> object:
@@ -22,7 +21,7 @@ def _get(url: str, agent: str = "pmtape-test") -> object:
 
 def test_the_server_prints_its_urls_serves_the_venue_and_stops_on_sigint() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, "fake-venue", "limitless", "--markets", "6", "--port", "0"],
+        [*PMTAPE, "fake-venue", "limitless", "--markets", "6", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -10,16 +10,6 @@ import urllib.request
 
 from pmtape.venues.polymarket.discovery import json_strings
 
-# The lead mounts fake_app as `pmtape fake-venue`; mount it the same way here.
-SCRIPT = """
-import typer
-from pmtape.cli.fake_cmd import fake_app
-app = typer.Typer()
-app.add_typer(fake_app, name="fake-venue")
-app.command("version")(lambda: None)
-app()
-"""
-
 
 def _get(url: str) -> object:
     with urllib.request.urlopen(url, timeout=5) as resp:  # loopback only
@@ -28,7 +18,7 @@ def _get(url: str) -> object:
 
 def test_the_server_prints_its_urls_serves_the_venue_and_stops_on_sigint() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, "fake-venue", "polymarket", "--markets", "6", "--port", "0"],
+        [sys.executable, "-m", "pmtape", "fake-venue", "polymarket", "--markets", "6"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

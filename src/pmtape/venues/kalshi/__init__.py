@@ -11,7 +11,7 @@ YES-book events, and ``fetch_books`` serves the collector's REST audit.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pmtape.config.models import KalshiVenueConfig
 from pmtape.core.clock import mono_s, now_ms
@@ -48,6 +48,13 @@ class KalshiAdapter(VenueAdapter):
 
     config: KalshiVenueConfig
     supports_rest_books = True
+
+    @classmethod
+    def fake_command(cls) -> Callable[..., None]:
+        """Return `pmtape fake-venue kalshi`: this venue's fake as a server."""
+        from pmtape.venues.kalshi.fake_cli import command  # typer and the fake, lazily
+
+        return command
 
     @classmethod
     def local_fake(cls) -> LocalFake:

@@ -10,7 +10,7 @@ collector's REST audit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pmtape.config.models import LimitlessVenueConfig
 from pmtape.net.backoff import Backoff
@@ -41,6 +41,13 @@ class LimitlessAdapter(VenueAdapter):
 
     config: LimitlessVenueConfig
     supports_rest_books = True
+
+    @classmethod
+    def fake_command(cls) -> Callable[..., None]:
+        """Return `pmtape fake-venue limitless`: this venue's fake as a server."""
+        from pmtape.venues.limitless.fake_cli import command  # typer and the fake, lazily
+
+        return command
 
     @classmethod
     def local_fake(cls) -> LocalFake:

@@ -7,7 +7,7 @@ canonical events keyed by token id, and ``fetch_books`` serves the collector's R
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pmtape.config.models import PolymarketVenueConfig
 from pmtape.net.backoff import Backoff
@@ -47,6 +47,13 @@ class PolymarketAdapter(VenueAdapter):
         self.limiter = RateLimiter(cfg.rate_limits, cfg.rate_window_s)
         self.cooldown = Cooldown(Backoff(1.0, 60.0, reset_after_s=0.0))
         self.discovery = GammaDiscovery(cfg)
+
+    @classmethod
+    def fake_command(cls) -> Callable[..., None]:
+        """Return `pmtape fake-venue polymarket`: this venue's fake as a server."""
+        from pmtape.venues.polymarket.fake_cli import command  # typer and the fake, lazily
+
+        return command
 
     @classmethod
     def local_fake(cls) -> LocalFake:
