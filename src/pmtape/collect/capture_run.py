@@ -76,9 +76,11 @@ class CaptureRun:
             self.runlog.write("reconnect" if was is False else "connect", shard=shard, stream=key)
         elif kind == "disconnected":
             self._connected[key] = False
-            self.runlog.write("disconnect", shard=shard, stream=key, expected=self.stopping)
+            self.runlog.write(
+                "disconnect", shard=shard, stream=key, expected=self.stopping, **_brief(detail)
+            )
         else:
-            self.runlog.write(f"session_{kind}", shard=shard, stream=key, **dict(detail))
+            self.runlog.write(f"session_{kind}", shard=shard, stream=key, **_brief(detail))
 
     def heartbeat(
         self, loop_lag_ms: list[float], dropped_total: int, pressure: bool, venues: dict[str, Any]
@@ -107,6 +109,22 @@ class CaptureRun:
     def fatal(self, reason: str, missing_tokens: list[str]) -> None:
         """Write the fatal records (reason, books never received, last frames)."""
         self.bundle.write_fatal(reason, missing_tokens, self.capture.last_frames_by_shard())
+
+
+# Fields the run log record sets itself; a detail field of the same name is renamed.
+_RESERVED = frozenset({"ts_ns", "mono_ns", "kind", "shard", "stream", "expected", "venue"})
+
+
+def _brief(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a session event's detail for the run log, long key lists cut to a count."""
+    out = {(f"detail_{k}" if k in _RESERVED else k): v for k, v in detail.items() if k != "keys"}
+    keys = detail.get("keys")
+    if isinstance(keys, list):
+        out["keys_count"] = len(keys)
+        out["keys_sample"] = keys[:5]
+    elif keys is not None:
+        out["keys_count"] = keys
+    return out
 
 
 def _manifest(config: Config, shards: Mapping[str, int]) -> dict[str, Any]:

@@ -102,11 +102,16 @@ class VenueCollector:
 
     def on_session_event(self, stream: str, kind: str, detail: dict[str, Any]) -> None:
         """Record and apply a session lifecycle event (a disconnect makes books stale)."""
-        if self.recorder is not None:
-            self.recorder.session_event(stream, kind, detail)
-        self.state.session_event(stream, kind, detail)
-        if self.event_log is not None:
-            self.event_log("session", {"stream": stream, "event": kind, "detail": detail})
+        try:
+            if self.recorder is not None:
+                self.recorder.session_event(stream, kind, detail)
+            self.state.session_event(stream, kind, detail)
+            if self.event_log is not None:
+                self.event_log("session", {"stream": stream, "event": kind, "detail": detail})
+        except Exception:  # the session calls us from its receive loop: never break it
+            self.counters["session_event_errors"] += 1
+            if self.counters["session_event_errors"] == 1:
+                log.exception("%s: error handling a session event (counted)", self.name)
         log.debug("%s %s: %s %s", self.name, stream, kind, detail)
 
     # -- tasks -------------------------------------------------------------------------------
