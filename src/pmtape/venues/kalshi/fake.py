@@ -15,9 +15,7 @@ or as a server: ``pmtape fake-venue kalshi``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import socket
 from collections import Counter, deque
 from typing import Any
 
@@ -27,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pmtape.core.clock import mono_s, now_ms
 from pmtape.core.events import Level
 from pmtape.core.fixed import SCALE
+from pmtape.venues.fakebase import LoopbackFake
 from pmtape.venues.kalshi.constants import WS_SIGN_PATH
 from pmtape.venues.kalshi.fake_faults import KalshiFakeFaults
 from pmtape.venues.kalshi.fake_rest import PREFIX, FakeKalshiRest
@@ -49,8 +48,15 @@ _DECOY_EVERY = 8
 _LATE_MS = 10_000
 
 
-class FakeKalshi:
+class FakeKalshi(LoopbackFake):
     """The fake venue: a generator, its Kalshi wire, and an aiohttp server around them."""
+
+    venue = "kalshi"
+
+    @property
+    def sockets(self) -> Any:
+        """Return the WebSocket side (drop_all, idle)."""
+        return self.channel
 
     def __init__(
         self,
@@ -91,49 +97,19 @@ class FakeKalshi:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def __aenter__(self) -> FakeKalshi:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     async def start(self) -> None:
         """Lay out the markets, bind the port and start streaming."""
         self._refresh(now_ms())
         app = web.Application()
         FakeKalshiRest(self).routes(app)
         app.router.add_get(WS_SIGN_PATH, self.channel.handle)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        await web.SockSite(self._runner, sock).start()
-        self.port = sock.getsockname()[1]
-        base = f"http://{self.host}:{self.port}"
+        base = await self._serve(app)
         self.urls = {
             "rest_url": base + PREFIX,
             "ws_url": f"ws://{self.host}:{self.port}{WS_SIGN_PATH}",
             "debug_url": f"{base}/debug",
         }
-        self._driver = asyncio.create_task(self._drive(), name="fake-kalshi-driver")
-
-    async def stop(self) -> None:
-        """Stop streaming, close every socket and the server."""
-        driver, self._driver = self._driver, None
-        if driver is not None:
-            driver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await driver
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await self.channel.drop_all()
-            await runner.cleanup()
-
-    def config_overrides(self, prefix: str = "venues.kalshi") -> dict[str, str]:
-        """Return config keys pointing the kalshi adapter at this fake."""
-        return {f"{prefix}.{k}": v for k, v in self.urls.items() if k != "debug_url"}
+        self._start_driver()
 
     # -- the true state ------------------------------------------------------------------------
 
@@ -144,23 +120,6 @@ class FakeKalshi:
     def active_tickers(self) -> list[str]:
         """Return the ticker of every active market."""
         return list(self._markets)
-
-    def pause(self) -> None:
-        """Stop generating messages (sockets stay open, pings still sent)."""
-        self._paused = True
-
-    def resume(self) -> None:
-        """Generate messages again."""
-        self._paused = False
-
-    async def quiesce(self, timeout_s: float = 10.0) -> None:
-        """Pause and wait until every socket has sent everything queued for it."""
-        self.pause()
-        deadline = mono_s() + timeout_s
-        while not self.channel.idle():
-            if mono_s() > deadline:
-                raise TimeoutError("the fake's sockets did not drain")
-            await asyncio.sleep(0.01)
 
     def snapshot_stats(self) -> dict[str, Any]:
         """Return every counter of the fake (HTTP, sockets, frames, auth, faults)."""

@@ -15,9 +15,7 @@ their period; a closing market is announced with ``marketResolved`` (three times
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import socket
 from collections import Counter
 from typing import Any
 
@@ -25,6 +23,7 @@ from aiohttp import web
 
 from pmtape.core.clock import mono_s, now_ms
 from pmtape.core.events import Level
+from pmtape.venues.fakebase import LoopbackFake
 from pmtape.venues.limitless.constants import EIO_PATH
 from pmtape.venues.limitless.fake_faults import LimitlessFakeFaults
 from pmtape.venues.limitless.fake_rest import FakeLimitlessRest
@@ -44,8 +43,15 @@ from pmtape.venues.sim.generator import GenTrade, SimGenerator, SimMarket, SimUn
 __all__ = ["FakeLimitless", "LimitlessFakeFaults"]
 
 
-class FakeLimitless:
+class FakeLimitless(LoopbackFake):
     """The fake venue: a generator, its Limitless wire, and an aiohttp server around them."""
+
+    venue = "limitless"
+
+    @property
+    def sockets(self) -> Any:
+        """Return the WebSocket side (drop_all, idle)."""
+        return self.feed
 
     def __init__(
         self,
@@ -82,49 +88,19 @@ class FakeLimitless:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def __aenter__(self) -> FakeLimitless:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     async def start(self) -> None:
         """Lay out the markets, bind the port and start streaming."""
         self._refresh(now_ms())
         app = web.Application()
         FakeLimitlessRest(self).routes(app)
         app.router.add_get(EIO_PATH, self.feed.handle)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        await web.SockSite(self._runner, sock).start()
-        self.port = sock.getsockname()[1]
-        base = f"http://{self.host}:{self.port}"
+        base = await self._serve(app)
         self.urls = {
             "rest_url": base,
             "ws_url": f"ws://{self.host}:{self.port}",
             "debug_url": f"{base}/debug",
         }
-        self._driver = asyncio.create_task(self._drive(), name="fake-limitless-driver")
-
-    async def stop(self) -> None:
-        """Stop streaming, close every socket and the server."""
-        driver, self._driver = self._driver, None
-        if driver is not None:
-            driver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await driver
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await self.feed.drop_all()
-            await runner.cleanup()
-
-    def config_overrides(self, prefix: str = "venues.limitless") -> dict[str, str]:
-        """Return config keys pointing the limitless adapter at this fake."""
-        return {f"{prefix}.{k}": v for k, v in self.urls.items() if k != "debug_url"}
+        self._start_driver()
 
     # -- the true state ------------------------------------------------------------------------
 
@@ -135,23 +111,6 @@ class FakeLimitless:
     def active_slugs(self) -> list[str]:
         """Return the slug of every active market."""
         return list(self._markets)
-
-    def pause(self) -> None:
-        """Stop generating messages (sockets stay open, pings still sent)."""
-        self._paused = True
-
-    def resume(self) -> None:
-        """Generate messages again."""
-        self._paused = False
-
-    async def quiesce(self, timeout_s: float = 10.0) -> None:
-        """Pause and wait until every socket has sent everything queued for it."""
-        self.pause()
-        deadline = mono_s() + timeout_s
-        while not self.feed.idle():
-            if mono_s() > deadline:
-                raise TimeoutError("the fake's sockets did not drain")
-            await asyncio.sleep(0.01)
 
     def snapshot_stats(self) -> dict[str, Any]:
         """Return every counter of the fake (HTTP, sockets, updates, faults)."""

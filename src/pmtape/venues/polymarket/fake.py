@@ -15,9 +15,7 @@ on their period; the channel announces that with ``market_resolved`` / ``new_mar
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import socket
 from collections import Counter, deque
 from collections.abc import Mapping
 from typing import Any
@@ -27,6 +25,7 @@ from aiohttp import web
 from pmtape.core.clock import mono_s, now_ms
 from pmtape.core.events import Level
 from pmtape.core.fixed import e6_to_float, format_e6
+from pmtape.venues.fakebase import LoopbackFake
 from pmtape.venues.polymarket.fake_faults import FakeFaults
 from pmtape.venues.polymarket.fake_gamma import GammaCatalog
 from pmtape.venues.polymarket.fake_rest import FakeRest
@@ -40,8 +39,15 @@ __all__ = ["FakeFaults", "FakePolymarket"]
 _TRADES_KEPT = 2_000
 
 
-class FakePolymarket:
+class FakePolymarket(LoopbackFake):
     """The fake venue: a generator, its Polymarket wire, and an aiohttp server around them."""
+
+    venue = "polymarket"
+
+    @property
+    def sockets(self) -> Any:
+        """Return the WebSocket side (drop_all, idle)."""
+        return self.channel
 
     def __init__(
         self,
@@ -80,27 +86,13 @@ class FakePolymarket:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def __aenter__(self) -> FakePolymarket:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     async def start(self) -> None:
         """Lay out the markets, bind the port and start streaming."""
         await asyncio.to_thread(self._refresh, now_ms())
         app = web.Application()
         FakeRest(self).routes(app)
         app.router.add_get("/ws/market", self.channel.handle)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        await web.SockSite(self._runner, sock).start()
-        self.port = sock.getsockname()[1]
-        base = f"http://{self.host}:{self.port}"
+        base = await self._serve(app)
         self.urls = {
             "gamma_url": f"{base}/gamma",
             "clob_url": f"{base}/clob",
@@ -108,23 +100,7 @@ class FakePolymarket:
             "ws_url": f"ws://{self.host}:{self.port}/ws/market",
             "debug_url": f"{base}/debug",
         }
-        self._driver = asyncio.create_task(self._drive(), name="fake-polymarket-driver")
-
-    async def stop(self) -> None:
-        """Stop streaming, close every socket and the server."""
-        driver, self._driver = self._driver, None
-        if driver is not None:
-            driver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await driver
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await self.channel.drop_all()
-            await runner.cleanup()
-
-    def config_overrides(self, prefix: str = "venues.polymarket") -> dict[str, str]:
-        """Return config keys pointing the polymarket adapter at this fake."""
-        return {f"{prefix}.{k}": v for k, v in self.urls.items() if k != "debug_url"}
+        self._start_driver()
 
     # -- the true state ------------------------------------------------------------------------
 
@@ -135,23 +111,6 @@ class FakePolymarket:
     def active_tokens(self) -> list[str]:
         """Return every token of every active market."""
         return [t for m in self.generator.active_markets for t in m.token_ids]
-
-    def pause(self) -> None:
-        """Stop generating messages (sockets stay open, keepalive still answered)."""
-        self._paused = True
-
-    def resume(self) -> None:
-        """Generate messages again."""
-        self._paused = False
-
-    async def quiesce(self, timeout_s: float = 10.0) -> None:
-        """Pause and wait until every socket has sent everything queued for it."""
-        self.pause()
-        deadline = mono_s() + timeout_s
-        while not self.channel.idle():
-            if mono_s() > deadline:
-                raise TimeoutError("the fake's sockets did not drain")
-            await asyncio.sleep(0.01)
 
     def snapshot_stats(self) -> dict[str, Any]:
         """Return every counter of the fake (HTTP, sockets, frames, faults)."""
