@@ -60,3 +60,41 @@ async def test_gap_marks_the_book_stale_is_repaired_and_logged(tmp_path: Path) -
     assert ticker in gaps[0]["keys_sample"]
     assert gaps[0]["detail_expected"] + 1 == gaps[0]["got"]
     assert venue.counters["session_event_errors"] == 0
+
+
+@pytest.mark.asyncio
+async def test_a_refused_signature_is_an_auth_error_in_the_run_log_without_a_storm(
+    tmp_path: Path,
+) -> None:
+    key_path, _ = throwaway_key(tmp_path, "ours.pem")
+    _, theirs = throwaway_key(tmp_path, "theirs.pem")  # the fake knows another key
+    async with FakeKalshi(markets=2, rate=50, seed=4, keys={KEY_ID: theirs}) as fake:
+        overrides = {
+            **fake.config_overrides(),
+            "data_dir": str(tmp_path / "data"),
+            "venues.kalshi.mode": "ws",
+            "venues.kalshi.private_key_path": str(key_path),
+        }
+        env = {"PMTAPE_VENUES__KALSHI__API_KEY_ID": KEY_ID}
+        cfg = load_config(
+            None, overrides=overrides, venues=["kalshi"], env=env, use_default_path=False
+        )
+        adapters = adapters_for(cfg)
+        await discover_once(cfg.data_dir, adapters)
+        collector = Collector(cfg, adapters, run_id="auth")
+        venue = collector.venues["kalshi"]
+        stop = asyncio.Event()
+        task = asyncio.create_task(collector.run_until(stop))
+        try:
+            await eventually(lambda: venue.counters["session_error"] >= 1)
+            await asyncio.sleep(2.0)  # time a storm would need to show itself
+        finally:
+            stop.set()
+            summary = await task
+        attempts = fake.snapshot_stats()["ws_handshakes"]
+    assert summary.fatal is None
+    assert attempts == 1  # refused once, then a long wait: no retry storm
+    runlog = (tmp_path / "data" / "captures" / "auth" / "runlog.ndjson").read_text().splitlines()
+    errors = [r for r in map(json.loads, runlog) if r["kind"] == "session_error"]
+    assert [e["detail_kind"] for e in errors] == ["auth"]
+    assert errors[0]["error_type"] == "VenueAuthError"

@@ -108,6 +108,14 @@ class VenueCollector:
             self.state.session_event(stream, kind, detail)
             if self.event_log is not None:
                 self.event_log("session", {"stream": stream, "event": kind, "detail": detail})
+            if kind == "error":  # sessions back off between attempts, so this stays rare
+                log.warning(
+                    "%s %s: %s error: %s",
+                    self.name,
+                    stream,
+                    detail.get("kind", "session"),
+                    detail.get("error"),
+                )
         except Exception:  # the session calls us from its receive loop: never break it
             self.counters["session_event_errors"] += 1
             if self.counters["session_event_errors"] == 1:
