@@ -46,13 +46,14 @@ def demo(
 ) -> None:
     """Run the whole pipeline briefly on local venues: discover, collect, mine, show files."""
     base = build_config(config, data_dir, venue, set_)  # a bad config stops us here
-    wanted = venue or [n for n in available() if n in base.venue_names() or n in local_fakes([n])]
+    fakes = local_fakes(venue or available())
+    wanted = venue or [n for n in available() if n in base.venue_names() or n in fakes]
     started = now_ms()
 
     async def main(stop: asyncio.Event) -> tuple[Config, CollectSummary]:
         async with contextlib.AsyncExitStack() as stack:
             extra: dict[str, Any] = {}
-            for name, fake in local_fakes(wanted).items():
+            for name, fake in fakes.items():
                 await stack.enter_async_context(fake)
                 extra.update(fake.config_overrides())
                 extra[f"venues.{name}.enabled"] = True
