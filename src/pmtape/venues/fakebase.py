@@ -11,7 +11,8 @@ import abc
 import asyncio
 import contextlib
 import socket
-from typing import ClassVar, Protocol, Self
+from collections.abc import Mapping, Sized
+from typing import Any, ClassVar, Protocol, Self
 
 from aiohttp import web
 
@@ -19,6 +20,9 @@ from pmtape.core.clock import mono_s
 
 
 class _Sockets(Protocol):
+    stats: Mapping[str, int]
+    conns: Sized
+
     async def drop_all(self) -> None: ...
 
     def idle(self) -> bool: ...
@@ -28,6 +32,7 @@ class LoopbackFake(abc.ABC):
     """Lifecycle of a fake venue server: start, stop, pause, resume, quiesce."""
 
     venue: ClassVar[str]
+    stats: Mapping[str, int]
     host: str
     port: int
     urls: dict[str, str]
@@ -102,3 +107,10 @@ class LoopbackFake(abc.ABC):
             if mono_s() > deadline:
                 raise TimeoutError("the fake's sockets did not drain")
             await asyncio.sleep(0.01)
+
+    def snapshot_stats(self) -> dict[str, Any]:
+        """Return every counter of the fake: HTTP, sockets (``ws_*``), frames, faults."""
+        out: dict[str, Any] = dict(self.stats)
+        out.update({f"ws_{k}": v for k, v in self.sockets.stats.items()})
+        out["ws_open"] = len(self.sockets.conns)
+        return out

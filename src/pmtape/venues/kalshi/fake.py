@@ -121,13 +121,6 @@ class FakeKalshi(LoopbackFake):
         """Return the ticker of every active market."""
         return list(self._markets)
 
-    def snapshot_stats(self) -> dict[str, Any]:
-        """Return every counter of the fake (HTTP, sockets, frames, auth, faults)."""
-        out: dict[str, Any] = dict(self.stats)
-        out.update({f"ws_{k}": v for k, v in self.channel.stats.items()})
-        out["ws_open"] = len(self.channel.conns)
-        return out
-
     # -- what the HTTP side reads ----------------------------------------------------------------
 
     def market_objects(self) -> list[Market]:

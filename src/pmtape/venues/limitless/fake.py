@@ -112,13 +112,6 @@ class FakeLimitless(LoopbackFake):
         """Return the slug of every active market."""
         return list(self._markets)
 
-    def snapshot_stats(self) -> dict[str, Any]:
-        """Return every counter of the fake (HTTP, sockets, updates, faults)."""
-        out: dict[str, Any] = dict(self.stats)
-        out.update({f"ws_{k}": v for k, v in self.feed.stats.items()})
-        out["ws_open"] = len(self.feed.conns)
-        return out
-
     # -- what the HTTP side reads ----------------------------------------------------------------
 
     def listing(self) -> list[Market]:

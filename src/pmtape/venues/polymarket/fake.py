@@ -113,10 +113,8 @@ class FakePolymarket(LoopbackFake):
         return [t for m in self.generator.active_markets for t in m.token_ids]
 
     def snapshot_stats(self) -> dict[str, Any]:
-        """Return every counter of the fake (HTTP, sockets, frames, faults)."""
-        out: dict[str, Any] = dict(self.stats)
-        out.update({f"ws_{k}": v for k, v in self.channel.stats.items()})
-        out["ws_open"] = len(self.channel.conns)
+        """Return every counter of the fake, and how many tokens each socket is served."""
+        out = super().snapshot_stats()
         out["ws_served"] = self.channel.served_counts()
         return out
 
