@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test check lint types pytest bench slow clean
+.PHONY: setup demo test check lint types pytest bench slow chaos clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,9 @@ pytest: setup
 
 slow: setup
 	$(BIN)/pytest -q -m slow
+
+chaos: setup
+	PMTAPE_CHAOS_SECS=600 $(BIN)/pytest -q -m slow tests/venues/polymarket/test_pm_chaos.py
 
 bench: setup
 	$(BIN)/python bench/run_all.py

@@ -40,19 +40,21 @@ BookSource = Callable[[list[str]], list[BookMsg]]
 
 
 class _Conn:
-    def __init__(self, ws: web.WebSocketResponse, index: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, index: int, stats: Counter[str]) -> None:
         self.ws = ws
+        self.stats = stats
         self.index = index
         self.subs: dict[str, None] = {}
         self.served: set[str] = set()
         self.custom = False
-        self.out: deque[bytes] = deque()
+        self.out: deque[tuple[bytes, str | None]] = deque()
         self.wake = asyncio.Event()
         self.tops: dict[str, tuple[str, str]] = {}
         self.frames_sent = 0
 
-    def push(self, frame: bytes) -> None:
-        self.out.append(frame)
+    def push(self, frame: bytes, fault: str | None = None) -> None:
+        """Queue a frame; an injected fault is counted when it is actually sent."""
+        self.out.append((frame, fault))
         self.wake.set()
 
     async def write_loop(self) -> None:
@@ -60,9 +62,11 @@ class _Conn:
             await self.wake.wait()
             self.wake.clear()
             while self.out:
-                frame = self.out.popleft()
+                frame, fault = self.out.popleft()
                 await self.ws.send_frame(frame, WSMsgType.TEXT)
                 self.frames_sent += 1
+                if fault is not None:
+                    self.stats[f"{fault}_delivered"] += 1
 
 
 class MarketChannel:
@@ -82,7 +86,7 @@ class MarketChannel:
         """Serve one market-channel socket until it closes."""
         ws = web.WebSocketResponse(autoping=True, max_msg_size=4 * 1024 * 1024)
         await ws.prepare(request)
-        conn = _Conn(ws, self._count)
+        conn = _Conn(ws, self._count, self.stats)
         self._count += 1
         self.stats["connections"] += 1
         self.conns.append(conn)
@@ -266,7 +270,8 @@ class MarketChannel:
             if faults.malformed_prob and rng.random() < faults.malformed_prob:
                 self.stats["malformed_sent"] += 1
                 conn.push(
-                    b'{"event_type":"price_change","market":"' + market.encode() + b'","price_'
+                    b'{"event_type":"price_change","market":"' + market.encode() + b'","price_',
+                    "malformed",
                 )
             i = j
         if parts and faults.unknown_prob and rng.random() < faults.unknown_prob:
@@ -278,7 +283,8 @@ class MarketChannel:
                         "market": parts[0][0],
                         "timestamp": str(ts_ms),
                     }
-                )
+                ),
+                "unknown",
             )
 
 
