@@ -18,6 +18,7 @@ BENCHES = [
     "bench_capture.py",
     "bench_collect.py",
     "bench_polymarket.py",
+    "bench_pm_live.py",
 ]
 
 

@@ -1,0 +1,110 @@
+"""Live Polymarket ingest: the real collector against the fake in another process.
+
+For each rate, start ``pmtape fake-venue polymarket`` (its own process and core) over
+``--markets`` markets (two assets each), subscribe every asset, collect with capture on for
+``--seconds``, and print what arrived, the loop lag and any drops. The highest rate with no
+drops and loop-lag p99 < 10 ms is what the collector sustains on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pmtape.collect.collector import Collector
+from pmtape.config import load_config
+from pmtape.discovery.service import discover_once
+from pmtape.venues.base import create_adapter
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def _collect(urls: dict[str, Any], root: Path, args: argparse.Namespace) -> dict[str, Any]:
+    assets = args.markets * 2
+    overrides = {
+        **{
+            f"venues.polymarket.{k}": v
+            for k, v in urls.items()
+            if k.endswith("_url") and k != "debug_url"
+        },
+        "data_dir": str(root),
+        "venues.polymarket.max_subs": assets,
+        "venues.polymarket.hot_count": 100,
+        "venues.polymarket.assets_per_connection": 250,
+        "venues.polymarket.audit_every_minutes": 0,
+        "collector.log_interval_secs": 3600,
+    }
+    cfg = load_config(
+        None, overrides=overrides, venues=["polymarket"], env={}, use_default_path=False
+    )
+    adapter = create_adapter("polymarket", cfg.venue("polymarket"))
+    await discover_once(cfg.data_dir, {"polymarket": adapter})
+    collector = Collector(cfg, {"polymarket": adapter})
+    venue = collector.venues["polymarket"]
+    lags: list[float] = []
+    events: list[int] = []
+
+    async def sample() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            lags.extend(collector.lag.drain())
+            events.append(venue.state.normalizer.stats.get("events", 0))
+
+    sampler = asyncio.create_task(sample())
+    summary = await collector.run_until(asyncio.Event(), args.seconds)
+    sampler.cancel()
+    steady = lags[len(lags) // 4 :]  # after subscription and the initial books
+    rate = (events[-1] - events[len(events) // 4]) / max(1, len(events) - 1 - len(events) // 4)
+    cap = collector.run.capture.stats() if collector.run else {}
+    return {
+        "events_per_s": rate,
+        "p50": statistics.median(steady) if steady else float("nan"),
+        "p99": _pct(steady, 0.99),
+        "max": max(steady) if steady else float("nan"),
+        "rows_dropped": summary.rows_dropped,
+        "capture_dropped": sum(s.dropped_frames for s in cap.values()),
+        "subs": summary.venues["polymarket"]["subs"],
+    }
+
+
+def main() -> None:
+    """Print, per fake rate, what the collector received and its loop lag."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rates", default="5000,10000,20000", help="fake messages/s to try")
+    parser.add_argument("--markets", type=int, default=2500, help="markets (2 assets each)")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    for rate in (float(r) for r in args.rates.split(",")):
+        cmd = [sys.executable, "-m", "pmtape", "fake-venue", "polymarket"]
+        cmd += ["--markets", str(args.markets), "--rate", str(rate)]
+        fake = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        try:
+            assert fake.stdout is not None
+            urls = json.loads(fake.stdout.readline())
+            with tempfile.TemporaryDirectory() as tmp:
+                r = asyncio.run(_collect(urls, Path(tmp), args))
+        finally:
+            fake.terminate()
+            fake.wait(timeout=30)
+        ok = r["rows_dropped"] == 0 and r["capture_dropped"] == 0 and r["p99"] < 10
+        print(
+            f"fake {rate:>8,.0f} msgs/s, {args.markets * 2:,} assets ({r['subs']:,} subscribed):"
+            f" received {r['events_per_s']:>8,.0f} events/s, loop lag p50 {r['p50']:.2f} ms,"
+            f" p99 {r['p99']:.2f} ms, max {r['max']:.1f} ms, drops {r['rows_dropped']}+"
+            f"{r['capture_dropped']} -> {'keeps up' if ok else 'DOES NOT keep up'}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
