@@ -27,12 +27,14 @@ from pmtape.venues.polymarket.fake_faults import FakeFaults
 from tests.helpers import eventually
 
 SILENCE_S = 10.0
+CHAOS_SECS = float(os.environ.get("PMTAPE_CHAOS_SECS", "600"))
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(int(CHAOS_SECS + 600))
 @pytest.mark.asyncio
 async def test_chaos_run_ends_healthy_with_every_fault_counted(tmp_path: Path) -> None:
-    duration = float(os.environ.get("PMTAPE_CHAOS_SECS", "600"))
+    duration = CHAOS_SECS
     faults = FakeFaults(
         drop_every_s=30, http_error_prob=0.05, malformed_prob=0.001, unknown_prob=0.001
     )
