@@ -11,17 +11,22 @@ import abc
 import asyncio
 import contextlib
 import socket
+from collections import Counter
 from collections.abc import Mapping, Sized
 from typing import Any, ClassVar, Protocol, Self
 
 from aiohttp import web
 
-from pmtape.core.clock import mono_s
+from pmtape.core.clock import mono_s, now_ms
+from pmtape.venues.sim.generator import GenMessage, SimGenerator, SimUniverse
 
 
 class _Sockets(Protocol):
-    stats: Mapping[str, int]
-    conns: Sized
+    @property
+    def stats(self) -> Mapping[str, int]: ...
+
+    @property
+    def conns(self) -> Sized: ...
 
     async def drop_all(self) -> None: ...
 
@@ -32,7 +37,7 @@ class LoopbackFake(abc.ABC):
     """Lifecycle of a fake venue server: start, stop, pause, resume, quiesce."""
 
     venue: ClassVar[str]
-    stats: Mapping[str, int]
+    stats: Counter[str]
     host: str
     port: int
     urls: dict[str, str]
@@ -40,18 +45,71 @@ class LoopbackFake(abc.ABC):
     _driver: asyncio.Task[None] | None
     _paused: bool
 
-    @property
-    @abc.abstractmethod
-    def sockets(self) -> _Sockets:
-        """Return the fake's WebSocket side."""
+    sockets: _Sockets  # the fake's WebSocket side, set by the subclass
+    faults: Any  # the subclass's fault knobs; ``drop_every_s`` and ``silent`` at least
+    generator: SimGenerator
+    rate: float
+    tick_s: float
+
+    def _init_fake(
+        self,
+        *,
+        markets: int,
+        seed: int,
+        rate: float,
+        trade_ratio: float,
+        rolling_share: float,
+        rolling_period_secs: int,
+        host: str,
+        port: int,
+        tick_s: float,
+    ) -> None:
+        """Set up what every fake has: the synthetic market and the server's state."""
+        universe = SimUniverse(seed, markets, rolling_share, rolling_period_secs)
+        self.generator = SimGenerator(universe, seed, trade_ratio=trade_ratio)
+        self.rate = rate
+        self.host = host
+        self.port = port
+        self.tick_s = tick_s
+        self.stats = Counter()
+        self.urls = {}
+        self._paused = False
+        self._runner = None
+        self._driver = None
 
     @abc.abstractmethod
     async def start(self) -> None:
         """Lay out the markets, bind the port and start streaming."""
 
     @abc.abstractmethod
+    def _refresh(self, ts_ms: int) -> None:
+        """Bring the venue's active markets up to ``ts_ms``."""
+
+    @abc.abstractmethod
+    def _emit(self, msgs: list[GenMessage], ts_ms: int) -> None:
+        """Encode one tick's generated messages in the venue's wire and send them."""
+
     async def _drive(self) -> None:
-        """Advance the synthetic market and stream it, until cancelled."""
+        """Advance the synthetic market at ``rate`` messages/s and stream it, until cancelled."""
+        owed = 0.0
+        last = mono_s()
+        next_drop = last + self.faults.drop_every_s
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = mono_s()
+            if self.faults.drop_every_s > 0 and now >= next_drop:
+                next_drop = now + self.faults.drop_every_s
+                await self.sockets.drop_all()
+            owed = min(owed + (now - last) * self.rate, self.rate + 1.0)
+            last = now
+            ts = now_ms()
+            self._refresh(ts)
+            if self._paused or owed < 1:
+                continue
+            msgs = self.generator.step(ts, int(owed))
+            owed -= len(msgs)
+            self.stats["generated"] += len(msgs)
+            self._emit(msgs, ts)
 
     async def __aenter__(self) -> Self:
         await self.start()

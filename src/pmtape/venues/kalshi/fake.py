@@ -14,15 +14,13 @@ or as a server: ``pmtape fake-venue kalshi``.
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections import Counter, deque
-from typing import Any
+from collections import deque
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pmtape.core.clock import mono_s, now_ms
+from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
 from pmtape.core.fixed import SCALE
 from pmtape.venues.fakebase import LoopbackFake
@@ -39,7 +37,7 @@ from pmtape.venues.kalshi.messages import (
     SnapshotBody,
     TradeBody,
 )
-from pmtape.venues.sim.generator import SimGenerator, SimMarket, SimUniverse
+from pmtape.venues.sim.generator import GenMessage, SimMarket
 
 __all__ = ["FakeKalshi", "KalshiFakeFaults"]
 
@@ -52,11 +50,6 @@ class FakeKalshi(LoopbackFake):
     """The fake venue: a generator, its Kalshi wire, and an aiohttp server around them."""
 
     venue = "kalshi"
-
-    @property
-    def sockets(self) -> Any:
-        """Return the WebSocket side (drop_all, idle)."""
-        return self.channel
 
     def __init__(
         self,
@@ -74,26 +67,27 @@ class FakeKalshi(LoopbackFake):
         faults: KalshiFakeFaults | None = None,
         keys: dict[str, rsa.RSAPublicKey] | None = None,
     ) -> None:
-        universe = SimUniverse(seed, markets, rolling_share, rolling_period_secs)
-        self.generator = SimGenerator(universe, seed, trade_ratio=trade_ratio)
+        self._init_fake(
+            markets=markets,
+            seed=seed,
+            rate=rate,
+            trade_ratio=trade_ratio,
+            rolling_share=rolling_share,
+            rolling_period_secs=rolling_period_secs,
+            host=host,
+            port=port,
+            tick_s=tick_s,
+        )
         self.ids = KalshiIds()
         self.ladders = Ladders()
         self.encoder = WireEncoder(self.ids, self.ladders)
         self.faults = faults or KalshiFakeFaults()
         self.rng = random.Random(f"{seed}:fake-kalshi")
         self.channel = KalshiChannel(self._ws_snapshot, self.faults, self.rng, dict(keys or {}))
-        self.rate = rate
+        self.sockets = self.channel
         self.decoys = decoys
-        self.host = host
-        self.port = port
-        self.tick_s = tick_s
-        self.stats: Counter[str] = Counter()
-        self.urls: dict[str, str] = {}
-        self._paused = False
         self._markets: dict[str, SimMarket] = {}  # ticker -> market
         self._trades: deque[RestTrade] = deque(maxlen=_TRADES_KEPT)
-        self._runner: web.AppRunner | None = None
-        self._driver: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -209,30 +203,12 @@ class FakeKalshi(LoopbackFake):
 
     # -- the driver ------------------------------------------------------------------------------
 
-    async def _drive(self) -> None:
-        owed = 0.0
-        last = mono_s()
-        next_drop = last + self.faults.drop_every_s
-        while True:
-            await asyncio.sleep(self.tick_s)
-            now = mono_s()
-            if self.faults.drop_every_s > 0 and now >= next_drop:
-                next_drop = now + self.faults.drop_every_s
-                await self.channel.drop_all()
-            owed = min(owed + (now - last) * self.rate, self.rate + 1.0)
-            last = now
-            ts = now_ms()
-            self._refresh(ts)
-            if self._paused or owed < 1:
-                continue
-            msgs = self.generator.step(ts, int(owed))
-            owed -= len(msgs)
-            self.stats["generated"] += len(msgs)
-            events = self.encoder.encode(msgs)
-            for event in events:
-                if isinstance(event.body, TradeBody):
-                    self._record_trade(event.body)
-            self.channel.dispatch(events)
+    def _emit(self, msgs: list[GenMessage], ts: int) -> None:
+        events = self.encoder.encode(msgs)
+        for event in events:
+            if isinstance(event.body, TradeBody):
+                self._record_trade(event.body)
+        self.channel.dispatch(events)
 
     def _refresh(self, ts: int) -> None:
         gen = self.generator

@@ -14,14 +14,11 @@ their period; a closing market is announced with ``marketResolved`` (three times
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections import Counter
-from typing import Any
 
 from aiohttp import web
 
-from pmtape.core.clock import mono_s, now_ms
+from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
 from pmtape.venues.fakebase import LoopbackFake
 from pmtape.venues.limitless.constants import EIO_PATH
@@ -38,7 +35,7 @@ from pmtape.venues.limitless.fake_wire import (
     slug_of,
 )
 from pmtape.venues.limitless.messages import Market, Orderbook
-from pmtape.venues.sim.generator import GenTrade, SimGenerator, SimMarket, SimUniverse
+from pmtape.venues.sim.generator import GenMessage, GenTrade, SimMarket
 
 __all__ = ["FakeLimitless", "LimitlessFakeFaults"]
 
@@ -47,11 +44,6 @@ class FakeLimitless(LoopbackFake):
     """The fake venue: a generator, its Limitless wire, and an aiohttp server around them."""
 
     venue = "limitless"
-
-    @property
-    def sockets(self) -> Any:
-        """Return the WebSocket side (drop_all, idle)."""
-        return self.feed
 
     def __init__(
         self,
@@ -68,23 +60,24 @@ class FakeLimitless(LoopbackFake):
         tick_s: float = 0.02,
         faults: LimitlessFakeFaults | None = None,
     ) -> None:
-        universe = SimUniverse(seed, markets, rolling_share, rolling_period_secs)
-        self.generator = SimGenerator(universe, seed, trade_ratio=trade_ratio)
+        self._init_fake(
+            markets=markets,
+            seed=seed,
+            rate=rate,
+            trade_ratio=trade_ratio,
+            rolling_share=rolling_share,
+            rolling_period_secs=rolling_period_secs,
+            host=host,
+            port=port,
+            tick_s=tick_s,
+        )
         self.faults = faults or LimitlessFakeFaults()
         self.rng = random.Random(f"{seed}:fake-limitless")
         self.feed = MarketsNamespace(self._ws_book, self.faults, self.rng)
-        self.rate = rate
+        self.sockets = self.feed
         self.decoys = decoys
-        self.host = host
-        self.port = port
-        self.tick_s = tick_s
-        self.stats: Counter[str] = Counter()
-        self.urls: dict[str, str] = {}
-        self._paused = False
         self._markets: dict[str, SimMarket] = {}  # slug -> market
         self._slug_of: dict[str, str] = {}  # yes token -> slug
-        self._runner: web.AppRunner | None = None
-        self._driver: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -142,31 +135,13 @@ class FakeLimitless(LoopbackFake):
 
     # -- the driver ------------------------------------------------------------------------------
 
-    async def _drive(self) -> None:
-        owed = 0.0
-        last = mono_s()
-        next_drop = last + self.faults.drop_every_s
-        while True:
-            await asyncio.sleep(self.tick_s)
-            now = mono_s()
-            if self.faults.drop_every_s > 0 and now >= next_drop:
-                next_drop = now + self.faults.drop_every_s
-                await self.feed.drop_all()
-            owed = min(owed + (now - last) * self.rate, self.rate + 1.0)
-            last = now
-            ts = now_ms()
-            self._refresh(ts)
-            if self._paused or owed < 1:
-                continue
-            msgs = self.generator.step(ts, int(owed))
-            owed -= len(msgs)
-            self.stats["generated"] += len(msgs)
-            changed = dict.fromkeys(
-                self._slug_of[m.token]
-                for m in msgs
-                if type(m) is not GenTrade and m.token in self._slug_of
-            )
-            self.feed.dispatch(list(changed), ts, self._oracle_ticks())
+    def _emit(self, msgs: list[GenMessage], ts: int) -> None:
+        changed = dict.fromkeys(
+            self._slug_of[m.token]
+            for m in msgs
+            if type(m) is not GenTrade and m.token in self._slug_of
+        )
+        self.feed.dispatch(list(changed), ts, self._oracle_ticks())
 
     def _oracle_ticks(self) -> list[str]:
         p = self.faults.oracle_prob

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-from pmtape.core.clock import mono_s, now_ms
+from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
 from pmtape.core.fixed import e6_to_float, format_e6
 from pmtape.venues.fakebase import LoopbackFake
@@ -32,7 +32,7 @@ from pmtape.venues.polymarket.fake_rest import FakeRest
 from pmtape.venues.polymarket.fake_stream import MarketChannel
 from pmtape.venues.polymarket.fake_wire import PmIds, WireEncoder
 from pmtape.venues.polymarket.messages import BookMsg, MarketResolvedMsg, NewMarketMsg
-from pmtape.venues.sim.generator import GenTrade, SimGenerator, SimMarket, SimUniverse
+from pmtape.venues.sim.generator import GenMessage, GenTrade, SimMarket
 
 __all__ = ["FakeFaults", "FakePolymarket"]
 
@@ -43,11 +43,6 @@ class FakePolymarket(LoopbackFake):
     """The fake venue: a generator, its Polymarket wire, and an aiohttp server around them."""
 
     venue = "polymarket"
-
-    @property
-    def sockets(self) -> Any:
-        """Return the WebSocket side (drop_all, idle)."""
-        return self.channel
 
     def __init__(
         self,
@@ -64,25 +59,26 @@ class FakePolymarket(LoopbackFake):
         tick_s: float = 0.02,
         faults: FakeFaults | None = None,
     ) -> None:
-        universe = SimUniverse(seed, markets, rolling_share, rolling_period_secs)
-        self.generator = SimGenerator(universe, seed, trade_ratio=trade_ratio)
+        self._init_fake(
+            markets=markets,
+            seed=seed,
+            rate=rate,
+            trade_ratio=trade_ratio,
+            rolling_share=rolling_share,
+            rolling_period_secs=rolling_period_secs,
+            host=host,
+            port=port,
+            tick_s=tick_s,
+        )
         self.ids = PmIds()
         self.encoder = WireEncoder(self.ids)
         self.catalog = GammaCatalog(self.ids, decoys=decoys)
         self.faults = faults or FakeFaults()
         self.rng = random.Random(f"{seed}:fake")
         self.channel = MarketChannel(self._books_for, self.faults, self.rng)
-        self.rate = rate
-        self.host = host
-        self.port = port
-        self.tick_s = tick_s
-        self.stats: Counter[str] = Counter()
-        self.urls: dict[str, str] = {}
-        self._paused = False
+        self.sockets = self.channel
         self._active: dict[str, SimMarket] = {}
         self._trades: deque[dict[str, Any]] = deque(maxlen=_TRADES_KEPT)
-        self._runner: web.AppRunner | None = None
-        self._driver: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -171,29 +167,11 @@ class FakePolymarket(LoopbackFake):
             out.append(self.encoder.book(gen.snapshot_of(token), with_hash=with_hash))
         return out
 
-    async def _drive(self) -> None:
-        owed = 0.0
-        last = mono_s()
-        next_drop = last + self.faults.drop_every_s
-        while True:
-            await asyncio.sleep(self.tick_s)
-            now = mono_s()
-            if self.faults.drop_every_s > 0 and now >= next_drop:
-                next_drop = now + self.faults.drop_every_s
-                await self.channel.drop_all()
-            owed = min(owed + (now - last) * self.rate, self.rate + 1.0)
-            last = now
-            ts = now_ms()
-            self._refresh(ts)
-            if self._paused or owed < 1:
-                continue
-            msgs = self.generator.step(ts, int(owed))
-            owed -= len(msgs)
-            self.stats["generated"] += len(msgs)
-            for msg in msgs:
-                if type(msg) is GenTrade:
-                    self._record_trade(msg)
-            self.channel.dispatch(self.encoder.encode(msgs), ts)
+    def _emit(self, msgs: list[GenMessage], ts: int) -> None:
+        for msg in msgs:
+            if type(msg) is GenTrade:
+                self._record_trade(msg)
+        self.channel.dispatch(self.encoder.encode(msgs), ts)
 
     def _refresh(self, ts: int) -> None:
         gen = self.generator
