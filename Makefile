@@ -4,41 +4,46 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test check lint types pytest bench slow chaos clean
+.PHONY: setup build demo test check lint types pytest bench slow chaos clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Recompile the Cython modules (setup.py) whose .py or .pxd changed since the last build.
+build: setup
+	$(BIN)/python setup.py -q build_ext --inplace
+
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: setup
+demo: build
 	$(BIN)/pmtape demo
 
 test: setup lint types pytest
 
 check: lint types
 
-lint: setup
+lint: build
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-types: setup
+types: build
 	$(BIN)/mypy
 
-pytest: setup
+pytest: build
 	$(BIN)/pytest -q
 
-slow: setup
+slow: build
 	$(BIN)/pytest -q -m slow
 
-chaos: setup
+chaos: build
 	PMTAPE_CHAOS_SECS=600 $(BIN)/pytest -q -m slow tests/venues/polymarket/test_pm_chaos.py
 
-bench: setup
+bench: build
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) data build .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	find src -name '*.so' -delete -o -name '*.c' -path 'src/pmtape/*' -delete

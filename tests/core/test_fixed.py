@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pmtape.core.errors import VenueProtocolError
-from pmtape.core.fixed import e6_to_float, format_e6, parse_e6, to_e6
+from pmtape.core.fixed import e6_to_float, format_e6, parse_e6, parse_e6_plain, to_e6
 
 
 @pytest.mark.parametrize(
@@ -60,3 +60,28 @@ def test_to_e6_accepts_every_json_number_form() -> None:
 def test_e6_to_float_is_the_nearest_double() -> None:
     assert e6_to_float(450_000) == float("0.45")
     assert e6_to_float(1) == float("0.000001")
+
+
+@given(
+    st.text(alphabet="0123456789.", max_size=24)
+    | st.from_regex(r"\A[0-9]{0,13}(\.[0-9]{0,12})?\Z")
+    | st.text(max_size=12)
+)
+def test_the_plain_parser_agrees_with_parse_e6_wherever_it_answers(text: str) -> None:
+    got = parse_e6_plain(text)
+    if got == -1:  # not a plain decimal: parse_e6 decides (and may well accept it)
+        assert not _is_plain(text)
+        return
+    assert _is_plain(text)
+    assert got == parse_e6(text)
+
+
+def _is_plain(text: str) -> bool:
+    whole, _dot, frac = text.partition(".")
+    digits = "0123456789"
+    return (
+        (whole or frac) != ""
+        and all(c in digits for c in whole + frac)
+        and len(whole) <= 12
+        and "." not in frac
+    )

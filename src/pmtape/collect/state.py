@@ -63,8 +63,8 @@ class VenueBooks:
         """Normalize one raw frame and apply its events (the hot path; never raises)."""
         counters = self.counters
         try:
-            events = self.normalizer.normalize(payload, ts_recv_ms)
             books = self.books
+            events = self.normalizer.ingest(payload, ts_recv_ms, books)
             for ev in events:
                 kind = type(ev)
                 if kind is MarketStatus:

@@ -3,6 +3,10 @@
 Levels live in plain dicts (price -> size). The top-K price list per side is cached and only
 re-sorted after a change landed at or inside it, so an unchanged or deep-only-changed book
 costs nothing to snapshot again. Sizes are read fresh from the dict on every snapshot.
+
+This module is compiled by Cython when pmtape is installed (``book.pxd`` declares ``Book``
+as an extension type with C fields, so a venue's compiled normalizer can apply levels
+without Python calls); without a compiler the same source runs as plain Python.
 """
 
 from __future__ import annotations
@@ -25,20 +29,6 @@ class BookStatus(StrEnum):
 
 class Book:
     """Bids and asks of one instrument, its processing seq and freshness."""
-
-    __slots__ = (
-        "_ask_ceil",
-        "_ask_top",
-        "_bid_floor",
-        "_bid_top",
-        "asks",
-        "bids",
-        "last_recv_ms",
-        "seq",
-        "source_ts_ms",
-        "stale_reason",
-        "top_k",
-    )
 
     def __init__(self, top_k: int = 50) -> None:
         self.top_k = top_k
@@ -67,34 +57,37 @@ class Book:
         self._bid_floor = _NO_FLOOR
         self._ask_ceil = _NO_CEIL
         self.stale_reason = None
-        self._touch(ts_recv_ms, ts_event_ms)
+        self.touch(ts_recv_ms, ts_event_ms)
 
     def apply_changes(
         self, changes: Iterable[Change], ts_recv_ms: int, ts_event_ms: int | None = None
     ) -> None:
         """Apply absolute level updates in order (size 0 removes the level)."""
-        bids = self.bids
-        asks = self.asks
         for side, px, sz in changes:
-            if side == 0:
-                if sz:
-                    bids[px] = sz
-                else:
-                    bids.pop(px, None)
-                if px >= self._bid_floor:
-                    self._bid_top = None
-                    self._bid_floor = _NO_FLOOR
-            else:
-                if sz:
-                    asks[px] = sz
-                else:
-                    asks.pop(px, None)
-                if px <= self._ask_ceil:
-                    self._ask_top = None
-                    self._ask_ceil = _NO_CEIL
-        self._touch(ts_recv_ms, ts_event_ms)
+            self.apply_level(side, px, sz)
+        self.touch(ts_recv_ms, ts_event_ms)
 
-    def _touch(self, ts_recv_ms: int, ts_event_ms: int | None) -> None:
+    def apply_level(self, side: int, px: int, sz: int) -> None:
+        """Set one level's size (0 removes it); call ``touch`` once the update is complete."""
+        if side == 0:
+            if sz:
+                self.bids[px] = sz
+            else:
+                self.bids.pop(px, None)
+            if px >= self._bid_floor:
+                self._bid_top = None
+                self._bid_floor = _NO_FLOOR
+        else:
+            if sz:
+                self.asks[px] = sz
+            else:
+                self.asks.pop(px, None)
+            if px <= self._ask_ceil:
+                self._ask_top = None
+                self._ask_ceil = _NO_CEIL
+
+    def touch(self, ts_recv_ms: int, ts_event_ms: int | None) -> None:
+        """Count one applied update (the book's seq) and when it was received and stamped."""
         self.seq += 1
         self.last_recv_ms = ts_recv_ms
         if ts_event_ms is not None:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol
 
 import msgspec
 
+from pmtape.core.book import Book
 from pmtape.core.errors import ConfigError
 from pmtape.core.events import Event
 from pmtape.core.instrument import Instrument, MarketInfo
@@ -108,6 +109,15 @@ class Normalizer(abc.ABC):
     @abc.abstractmethod
     def normalize(self, payload: bytes, ts_recv_ms: int) -> list[Event]:
         """Turn one frame into events (possibly none)."""
+
+    def ingest(self, payload: bytes, ts_recv_ms: int, books: dict[str, Book]) -> list[Event]:
+        """Apply what a frame changes in ``books`` where it can; return the other events.
+
+        A venue's hot path may set levels of the books it finds in ``books`` directly,
+        without building events; the outcome must equal applying ``normalize``'s events in
+        order. This default applies nothing itself and returns every event.
+        """
+        return self.normalize(payload, ts_recv_ms)
 
 
 class VenueAdapter(abc.ABC):

@@ -1,8 +1,9 @@
 """Polymarket frames and REST book bodies to canonical events: pure, fast, never raising.
 
 One typed msgspec decode per frame into lean views of the wire messages (only the fields
-used), prices and sizes straight from their decimal strings to e6 integers through small
-bounded caches (a venue repeats the same few hundred price and size strings all day). What
+used), prices and sizes straight from their decimal strings to e6 integers (a compiled
+one-pass parser; ``parse_e6`` for anything unusual). The ``price_change`` loop is compiled
+by Cython (``normalize.pxd``) and sets the levels of the books it is given directly. What
 cannot be understood is counted in ``stats`` and skipped: a bad level drops its whole book
 snapshot, a bad ``price_change`` item only itself; an unknown ``event_type`` is counted as
 ``unknown``. Frames may be one object or an array (initial dumps, bursts); REST ``/book``
@@ -11,10 +12,11 @@ bodies (no ``event_type``) and ``/books`` arrays go through the same path.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
+from pmtape.core.book import Book
 from pmtape.core.errors import VenueProtocolError
 from pmtape.core.events import (
     BookDelta,
@@ -26,7 +28,7 @@ from pmtape.core.events import (
     TopOfBook,
     Trade,
 )
-from pmtape.core.fixed import SCALE, parse_e6
+from pmtape.core.fixed import parse_e6, parse_e6_plain
 from pmtape.venues.base import Normalizer
 from pmtape.venues.polymarket.constants import (
     EVENT_TYPES,
@@ -37,8 +39,6 @@ from pmtape.venues.polymarket.constants import (
     STATUS_RESOLVED,
 )
 
-_CACHE_MAX = 1 << 16
-_SIDES = {"BUY": 0, "SELL": 1, "buy": 0, "sell": 1}
 _TAKER = {"BUY": "buy", "SELL": "sell", "buy": "buy", "sell": "sell"}
 # parse_e6 raises VenueProtocolError on text that is no number; Decimal can still refuse
 # absurd exponents ("1e999999") while quantizing.
@@ -109,8 +109,29 @@ class _Resolved(msgspec.Struct, tag_field="event_type", tag="market_resolved", g
     timestamp: Stamp = None
 
 
+class _FastItem(msgspec.Struct, kw_only=True, gc=False):
+    asset_id: str = ""
+    price: str = ""
+    size: str = ""
+    side: Literal["BUY", "SELL", "buy", "sell"]  # decoded to shared constants: no allocation
+
+
+class _FastPriceChange(msgspec.Struct, tag_field="event_type", tag="price_change", gc=False):
+    price_changes: list[_FastItem] | None = None
+    timestamp: int | None = None  # a string of digits, turned into an int by the decoder
+    asset_id: str = ""
+    changes: list[_FastItem] | None = None
+
+
+# The receive path decodes with the strictest shape of price_change (known sides, an
+# integer stamp; lax mode lets a digit string be an int). Anything that does not fit, a bad
+# side or stamp included, fails the whole frame over to the lenient views, message by
+# message, where a bad item is counted and skipped alone.
 _Msg = _PriceChange | _Book | _LastTrade | _BestBidAsk | _TickSize | _NewMarket | _Resolved
-_DECODE = msgspec.json.Decoder(list[_Msg] | _Msg).decode
+_FastMsg = _FastPriceChange | _Book | _LastTrade | _BestBidAsk | _TickSize | _NewMarket | _Resolved
+_DECODE = msgspec.json.Decoder(list[_FastMsg] | _FastMsg, strict=False).decode
+_PRICE_CHANGES = (_FastPriceChange, _PriceChange)
+_NO_BOOKS: dict[str, Book] = {}
 
 
 class PolymarketNormalizer(Normalizer):
@@ -119,11 +140,19 @@ class PolymarketNormalizer(Normalizer):
     def __init__(self) -> None:
         super().__init__()
         self.stats.update(keepalive=0, tick_size_change=0)
-        self._px: dict[str, int] = {}
-        self._sz: dict[str, int] = {}
 
     def normalize(self, payload: bytes, ts_recv_ms: int) -> list[Event]:
         """Turn one frame or REST body into events, counting and skipping what is bad."""
+        return self.ingest(payload, ts_recv_ms, _NO_BOOKS)
+
+    def ingest(self, payload: bytes, ts_recv_ms: int, books: dict[str, Book]) -> list[Event]:
+        """Set ``price_change`` levels of books in ``books`` directly; return other events.
+
+        Levels are applied here only while no other event of the frame is pending, so the
+        books see every event in frame order, exactly as if ``normalize``'s events were
+        applied one by one (one ``touch`` per run of one token's items, as one
+        ``BookDelta``); changes of tokens not in ``books`` come back as ``BookDelta``.
+        """
         stats = self.stats
         stats["frames"] += 1
         try:
@@ -136,25 +165,29 @@ class PolymarketNormalizer(Normalizer):
             stats["keepalive" if payload.strip() == PONG else "bad"] += 1
             return []
         else:
-            if type(decoded) is _PriceChange:
+            if type(decoded) is _FastPriceChange:
                 out: list[Event] = []  # the hot path: most frames are one price_change
-                self._price_change(decoded, ts_recv_ms, out)
-                stats["events"] += len(out)
+                touched = _price_change(decoded, ts_recv_ms, books, stats, out)
+                stats["events"] += touched + len(out)
                 return out
             msgs = decoded if type(decoded) is list else [decoded]
         out = []
+        applied = 0
         for msg in msgs:
-            self._dispatch(msg, ts_recv_ms, out)
-        stats["events"] += len(out)
+            if isinstance(msg, _PRICE_CHANGES):
+                # Straight into the books only while nothing else of the frame is pending.
+                target = books if not out else _NO_BOOKS
+                applied += _price_change(msg, ts_recv_ms, target, stats, out)
+            else:
+                self._dispatch(msg, ts_recv_ms, out)
+        stats["events"] += applied + len(out)
         return out
 
     # -- per message type --------------------------------------------------------------------
 
     def _dispatch(self, msg: _Msg, ts_recv_ms: int, out: list[Event]) -> None:
         kind = type(msg)
-        if kind is _PriceChange:
-            self._price_change(msg, ts_recv_ms, out)  # type: ignore[arg-type]
-        elif kind is _Book:
+        if kind is _Book:
             self._book(msg, ts_recv_ms, out)  # type: ignore[arg-type]
         elif kind is _LastTrade:
             self._trade(msg, ts_recv_ms, out)  # type: ignore[arg-type]
@@ -165,40 +198,6 @@ class PolymarketNormalizer(Normalizer):
             self.stats["tick_size_change"] += 1
         else:
             self._status(msg, ts_recv_ms, out)  # type: ignore[arg-type]
-
-    def _price_change(self, msg: _PriceChange, ts_recv_ms: int, out: list[Event]) -> None:
-        items = msg.price_changes
-        legacy_key = ""
-        if items is None:
-            items = msg.changes
-            legacy_key = msg.asset_id
-            if items is None:
-                self.stats["bad"] += 1
-                return
-        ts = _stamp(msg.timestamp)
-        pxc = self._px
-        szc = self._sz
-        sides = _SIDES
-        key = ""
-        changes: list[Change] = []
-        for it in items:
-            px = pxc.get(it.price)
-            if px is None:
-                px = self._parse_px(it.price)
-            sz = szc.get(it.size)
-            if sz is None:
-                sz = self._parse_sz(it.size)
-            side = sides.get(it.side)
-            k = it.asset_id or legacy_key
-            if px is None or sz is None or side is None or not k:
-                self.stats["bad"] += 1
-                continue
-            if k != key:
-                key = k
-                changes = [(side, px, sz)]
-                out.append(BookDelta(k, changes, ts, ts_recv_ms))
-            else:
-                changes.append((side, px, sz))
 
     def _book(self, msg: _Book, ts_recv_ms: int, out: list[Event]) -> None:
         bids = msg.bids if msg.bids is not None else msg.buys
@@ -220,16 +219,10 @@ class PolymarketNormalizer(Normalizer):
     def _levels(self, levels: list[_Lvl]) -> list[Level] | None:
         # A price listed twice: the last word wins; size 0 means the level is absent.
         book: dict[int, int] = {}
-        pxc = self._px
-        szc = self._sz
         for lvl in levels:
-            px = pxc.get(lvl.price)
-            if px is None:
-                px = self._parse_px(lvl.price)
-            sz = szc.get(lvl.size)
-            if sz is None:
-                sz = self._parse_sz(lvl.size)
-            if px is None or sz is None:
+            px = _price(lvl.price)
+            sz = _size(lvl.size)
+            if px < 0 or sz < 0:
                 return None
             if sz:
                 book[px] = sz
@@ -238,9 +231,9 @@ class PolymarketNormalizer(Normalizer):
         return list(book.items())
 
     def _trade(self, msg: _LastTrade, ts_recv_ms: int, out: list[Event]) -> None:
-        px = self._parse_px(msg.price)
-        sz = self._parse_sz(msg.size)
-        if px is None or not sz or not msg.asset_id:
+        px = _price(msg.price)
+        sz = _size(msg.size)
+        if px < 0 or sz <= 0 or not msg.asset_id:
             self.stats["bad"] += 1
             return
         side = _TAKER.get(msg.side)
@@ -248,9 +241,9 @@ class PolymarketNormalizer(Normalizer):
         out.append(Trade(msg.asset_id, px, sz, side, ts, ts_recv_ms, msg.transaction_hash))
 
     def _top(self, msg: _BestBidAsk, ts_recv_ms: int, out: list[Event]) -> None:
-        bid = None if msg.best_bid == NO_BID else self._parse_px(msg.best_bid)
-        ask = None if msg.best_ask == NO_ASK else self._parse_px(msg.best_ask)
-        if (bid is None and msg.best_bid != NO_BID) or (ask is None and msg.best_ask != NO_ASK):
+        bid = None if msg.best_bid == NO_BID else _price(msg.best_bid)
+        ask = None if msg.best_ask == NO_ASK else _price(msg.best_ask)
+        if (bid is not None and bid < 0) or (ask is not None and ask < 0):
             self.stats["bad"] += 1
             return
         if not msg.asset_id:
@@ -261,7 +254,7 @@ class PolymarketNormalizer(Normalizer):
 
     def _status(self, msg: _NewMarket | _Resolved, ts_recv_ms: int, out: list[Event]) -> None:
         keys = [k for k in msg.assets_ids or () if k]
-        market = str(msg.id) if msg.id not in (None, "") else msg.market
+        market = msg.market if msg.id is None or msg.id == "" else str(msg.id)
         if not keys or not market:
             self.stats["bad"] += 1
             return
@@ -269,32 +262,6 @@ class PolymarketNormalizer(Normalizer):
         out.append(MarketStatus(market, status, keys, _stamp(msg.timestamp), ts_recv_ms))
 
     # -- numbers -------------------------------------------------------------------------------
-
-    def _parse_px(self, text: str) -> int | None:
-        cached = self._px.get(text)
-        if cached is not None:
-            return cached
-        try:
-            px = parse_e6(text)
-        except _BAD_NUMBER:
-            return None
-        if not 0 < px < SCALE:
-            return None
-        _remember(self._px, text, px)
-        return px
-
-    def _parse_sz(self, text: str) -> int | None:
-        cached = self._sz.get(text)
-        if cached is not None:
-            return cached
-        try:
-            sz = parse_e6(text)
-        except _BAD_NUMBER:
-            return None
-        if sz < 0:
-            return None
-        _remember(self._sz, text, sz)
-        return sz
 
     # -- the slow path ----------------------------------------------------------------------------
 
@@ -330,14 +297,95 @@ class PolymarketNormalizer(Normalizer):
         return msg
 
 
-def _remember(cache: dict[str, int], text: str, value: int) -> None:
-    if len(cache) >= _CACHE_MAX:
-        cache.clear()
-    cache[text] = value
+def _price_change(
+    msg: _PriceChange | _FastPriceChange,
+    ts_recv_ms: int,
+    books: dict[str, Book],
+    stats: dict[str, int],
+    out: list[Event],
+) -> int:
+    """Apply one ``price_change`` (the receive path's hot spot); return the books touched.
+
+    Items of a token found in ``books`` set its levels directly, and each run of one token's
+    items ends in one ``touch``; items of other tokens are emitted as ``BookDelta`` events.
+    A bad item is counted and skipped alone.
+    """
+    items = msg.price_changes
+    legacy_key = ""
+    if items is None:
+        items = msg.changes
+        legacy_key = msg.asset_id
+        if items is None:
+            stats["bad"] += 1
+            return 0
+    ts = _stamp(msg.timestamp)
+    key = ""
+    book: Book | None = None
+    changes: list[Change] = []
+    touched = 0
+    for it in items:
+        px = _price(it.price)
+        sz = _size(it.size)
+        side = _side(it.side)
+        k = it.asset_id or legacy_key
+        if px < 0 or sz < 0 or side < 0 or not k:
+            stats["bad"] += 1
+            continue
+        if k != key:
+            if book is not None:
+                book.touch(ts_recv_ms, ts)
+            key = k
+            book = books.get(k)
+            if book is None:
+                changes = []
+                out.append(BookDelta(k, changes, ts, ts_recv_ms))
+            else:
+                touched += 1
+        if book is not None:
+            book.apply_level(side, px, sz)
+        else:
+            changes.append((side, px, sz))
+    if book is not None:
+        book.touch(ts_recv_ms, ts)
+    return touched
+
+
+def _price(text: str) -> int:
+    """Return a price in e6, or -1 unless it is a number strictly inside (0, 1)."""
+    px = parse_e6_plain(text)
+    if px < 0:
+        px = _slow_e6(text)
+    return px if 0 < px < 1_000_000 else -1  # SCALE, as a C literal when compiled
+
+
+def _size(text: str) -> int:
+    """Return a size in e6, or -1 unless it is a number >= 0."""
+    sz = parse_e6_plain(text)
+    return sz if sz >= 0 else _slow_e6(text)
+
+
+def _slow_e6(text: str) -> int:
+    # Signs, exponents and the like: parse_e6 decides; anything negative or no number is -1.
+    try:
+        value = parse_e6(text)
+    except _BAD_NUMBER:
+        return -1
+    return value if value >= 0 else -1
+
+
+def _side(text: str) -> int:
+    # Compared, not looked up: hashing a fresh string costs more than two comparisons.
+    if text == "BUY" or text == "buy":
+        return 0
+    if text == "SELL" or text == "sell":
+        return 1
+    return -1
 
 
 def _stamp(value: Stamp) -> int | None:
     # Venue stamps are ms strings; anything else is "unknown", never a reason to drop data.
+    if type(value) is int:
+        return value
     try:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
