@@ -56,7 +56,7 @@ def test_background_thread_flushes_within_the_interval(tmp_path: Path) -> None:
         w.close()
 
 
-def test_overfull_handoff_drops_whole_blocks_and_counts_them(tmp_path: Path) -> None:
+def test_overfull_handoff_refuses_frames_and_counts_them(tmp_path: Path) -> None:
     opts = WriterOptions(block_bytes=64 << 10, queue_max_bytes=64 << 10, zstd_level=19)
     w = CaptureWriter(tmp_path, 0, opts)
     n = 6000

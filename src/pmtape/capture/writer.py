@@ -1,12 +1,13 @@
-"""CaptureWriter: the receive path's raw-first append, compressed and written off the hot path."""
+"""CaptureWriter: the receive path's raw-first append; packed, compressed and written off it."""
 
 from __future__ import annotations
 
 import os
+import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -16,14 +17,18 @@ import google_crc32c
 import zstandard
 
 from pmtape.capture.format import RECORD_HEAD, U32, BlockHeader, FrameKind, HttpMeta, crc32c
+from pmtape.capture.handoff import Handoff
 from pmtape.capture.options import WriterOptions, WriterStats
 from pmtape.capture.segment import SegmentLimits, SegmentSink
-from pmtape.core.errors import StoreError, UsageError
+from pmtape.core.errors import StoreError
 
 _FLUSH_WAIT_S = 0.5
+_TICK_S = 0.05
+"""How often the writer thread packs what was queued (and checks block age)."""
 _pack_head = RECORD_HEAD.pack
 _pack_u32 = U32.pack
 _crc = google_crc32c.value
+_crc_extend = google_crc32c.extend
 
 
 @dataclass(slots=True)
@@ -39,16 +44,21 @@ class _Sealed:
 
 class _Counters:
     def __init__(self) -> None:
-        self.frames = self.raw_bytes = 0
         self.durable_frames = self.durable_raw_bytes = self.compressed_bytes = self.blocks = 0
-        self.dropped_frames = self.dropped_bytes = self.write_errors = self.queue_bytes = 0
+        self.dropped_frames = self.dropped_bytes = self.write_errors = 0
         self.last_mono: int | None = None
         self.last_wall: int | None = None
         self.last_error: str | None = None
 
 
 class CaptureWriter:
-    """Append frames of one shard; blocks are compressed and written by a background thread."""
+    """Append frames of one shard; a background thread packs, compresses and writes them.
+
+    The receive path's ``append`` only queues a reference to the frame (the payload is never
+    copied there); the writer thread packs records with their CRC32C into blocks, seals a
+    block at ``block_bytes`` or ``flush_interval_s`` after its first frame, compresses and
+    writes it. Without a thread (``threaded=False``) the caller's ``append`` does that work.
+    """
 
     def __init__(self, capture_dir: Path, shard: int, options: WriterOptions | None = None) -> None:
         opts = options or WriterOptions()
@@ -61,15 +71,14 @@ class CaptureWriter:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._c = _Counters()
-        self._streams: dict[str, bytes] = {}
-        self._recent: deque[bytes] = deque(maxlen=opts.recent_frames)
+        self._handoff = Handoff(opts.queue_max_bytes, opts.recent_frames)
         self._block_bytes = opts.block_bytes
         self._lags_ms: deque[float] = deque(maxlen=4096)
-        self._sealed: deque[_Sealed] = deque()
-        self._seq_sealed = self._seq_done = 0
-        self._fsync_req = self._stop = self._closed = False
+        self._flush_want = self._flush_done = 0
+        self._stop = self._closed = False
         self._last_fsync = time.monotonic()
         self._unsynced = False
+        # The block being packed (the packing thread's alone).
         self._buf = bytearray()
         self._n = self._payload = 0
         self._t0 = 0.0
@@ -90,63 +99,40 @@ class CaptureWriter:
         rx_mono_ns: int,
         http: HttpMeta | None = None,
     ) -> None:
-        """Append one frame; never blocks on I/O (an overfull handoff drops and counts)."""
-        sid = self._streams.get(stream)
-        if sid is None:
-            sid = self._streams[stream] = stream.encode()
+        """Append one frame; never blocks on I/O (a full handoff refuses the frame, counted)."""
         meta = b"" if http is None else http.encode()
-        plen = len(payload)
-        rec = b"".join(
-            (
-                _pack_head(kind, 0, len(sid), len(meta), plen, rx_wall_ns, rx_mono_ns),
-                sid,
-                meta,
-                payload,
-            )
-        )
-        crc = _pack_u32(_crc(rec))
-        with self._lock:
-            if self._closed:
-                raise UsageError("append to a closed CaptureWriter")
-            buf = self._buf
-            if not buf:
-                self._start_block(rx_wall_ns, rx_mono_ns)
-            buf += rec
-            buf += crc
-            self._n += 1
-            self._payload += plen
-            if rx_wall_ns < self._wall_min:
-                self._wall_min = rx_wall_ns
-            elif rx_wall_ns > self._wall_max:
-                self._wall_max = rx_wall_ns
-            if rx_mono_ns > self._mono_max:
-                self._mono_max = rx_mono_ns
-            elif rx_mono_ns < self._mono_min:
-                self._mono_min = rx_mono_ns
-            self._recent.append(payload)
-            if len(buf) >= self._block_bytes or (
-                self._thread is None
-                and time.monotonic() - self._t0 >= self.options.flush_interval_s
-            ):
-                self._seal(force=False)
-        if self._thread is None and self._sealed:
-            self._drain_sync(fsync=False)
+        self._handoff.push_meta(kind, stream, meta, payload, rx_wall_ns, rx_mono_ns)
+        if self._thread is None:
+            self._pack(force=False)
+
+    def frame_appender(self) -> Callable[[FrameKind, str, bytes, int, int], None]:
+        """Return the cheapest way to append frames without HTTP metadata (the receive path's).
+
+        With the writer thread that is the handoff's own compiled ``push``; without it,
+        ``append``, which also packs and writes.
+        """
+        if self._thread is not None:
+            return self._handoff.push
+        return self._append_plain
+
+    def _append_plain(
+        self, kind: FrameKind, stream: str, payload: bytes, rx_wall_ns: int, rx_mono_ns: int
+    ) -> None:
+        self.append(kind, stream, payload, rx_wall_ns, rx_mono_ns)
 
     def flush(self) -> None:
         """Write everything appended so far and fsync it (blocks the caller until done)."""
         if self._closed:
             return
         if self._thread is None:
-            with self._lock:
-                self._seal(force=True)
-            self._drain_sync(fsync=self.options.fsync)
+            self._pack(force=True)
+            self._sync(force=self.options.fsync)
             return
         with self._cond:
-            self._seal(force=True)
-            want = self._seq_sealed
-            self._fsync_req = True
+            want = self._handoff.queued
+            self._flush_want = max(self._flush_want, want)
             self._cond.notify_all()
-            while self._seq_done < want or self._fsync_req:
+            while self._flush_done < want:
                 if not self._thread.is_alive():
                     raise StoreError(f"capture writer thread of shard {self.shard} is gone")
                 self._cond.wait(_FLUSH_WAIT_S)
@@ -158,6 +144,7 @@ class CaptureWriter:
         self.flush()
         with self._cond:
             self._closed = self._stop = True
+            self._handoff.closed = True
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join()
@@ -166,19 +153,20 @@ class CaptureWriter:
     def stats(self) -> WriterStats:
         """Return a snapshot of the counters."""
         c = self._c
+        h = self._handoff
         return WriterStats(
             self.shard,
-            c.frames + self._n,
-            c.raw_bytes + self._payload,
+            h.queued + h.refused,
+            h.queued_bytes + h.refused_bytes,
             c.durable_frames,
             c.durable_raw_bytes,
             c.compressed_bytes,
             c.blocks,
             self._sink.segments_opened,
-            c.dropped_frames,
-            c.dropped_bytes,
+            c.dropped_frames + h.refused,
+            c.dropped_bytes + h.refused_bytes,
             c.write_errors,
-            c.queue_bytes,
+            h.backlog() + len(self._buf),
             c.last_mono,
             c.last_wall,
             c.last_error,
@@ -186,8 +174,7 @@ class CaptureWriter:
 
     def recent_payloads(self) -> list[bytes]:
         """Return the payloads of the last few frames appended (for last_frames_shard_NN.bin)."""
-        with self._lock:
-            return list(self._recent)
+        return list(self._handoff.recent)  # one C call: atomic against the appending thread
 
     def drain_durable_lag_ms(self) -> list[float]:
         """Return and forget the receive-to-durable samples (one per block, its oldest frame)."""
@@ -222,23 +209,78 @@ class CaptureWriter:
     ) -> None:
         self.close()
 
-    # -- block assembly (caller's thread, under the lock) --------------------------------------
+    # -- packing and writing (the writer thread, or the caller's in unthreaded mode) ----------
 
-    def _new_block(self) -> None:
-        self._buf = bytearray()
-        self._n = self._payload = 0
-        self._t0 = 0.0
-        self._wall_min = self._wall_max = self._mono_min = self._mono_max = 0
+    def _run(self) -> None:
+        _lower_priority(self.options.thread_nice)
+        tick = min(_TICK_S, self.options.flush_interval_s / 4)
+        while True:
+            with self._cond:
+                if not self._stop and self._flush_want <= self._flush_done:
+                    self._cond.wait(tick)
+                want = self._flush_want
+                stop = self._stop
+            forced = stop or want > self._flush_done
+            self._pack(force=forced)
+            self._sync(force=forced)
+            if forced:
+                with self._cond:
+                    self._flush_done = max(self._flush_done, self._handoff.taken)
+                    self._cond.notify_all()
+            if stop and not self._handoff.q:
+                return
+
+    def _pack(self, *, force: bool) -> None:
+        """Pack queued frames into blocks; write each block that is full, old or forced."""
+        h = self._handoff
+        q = h.q
+        buf = self._buf
+        limit = self._block_bytes
+        for _ in range(len(q)):  # what is queued now: a flush waits for no later frame
+            kind, sid, meta, payload, wall, mono = q.popleft()
+            plen = len(payload)
+            h.took(plen)
+            try:
+                head = _pack_head(kind, 0, len(sid), len(meta), plen, wall, mono)
+            except struct.error as exc:  # a stamp out of range: this frame only
+                self._count_error(exc)
+                with self._lock:
+                    self._c.dropped_frames += 1
+                    self._c.dropped_bytes += plen
+                continue
+            crc = _crc_extend(_crc(head), sid)
+            if meta:
+                crc = _crc_extend(crc, meta)
+            crc = _crc_extend(crc, payload)
+            if not buf:
+                self._start_block(wall, mono)
+            buf += head
+            buf += sid
+            buf += meta
+            buf += payload
+            buf += _pack_u32(crc)
+            self._n += 1
+            self._payload += plen
+            if wall < self._wall_min:
+                self._wall_min = wall
+            elif wall > self._wall_max:
+                self._wall_max = wall
+            if mono > self._mono_max:
+                self._mono_max = mono
+            elif mono < self._mono_min:
+                self._mono_min = mono
+            if len(buf) >= limit:
+                self._seal()
+                buf = self._buf
+        if buf and (force or time.monotonic() - self._t0 >= self.options.flush_interval_s):
+            self._seal()
 
     def _start_block(self, wall: int, mono: int) -> None:
         self._t0 = time.monotonic()
         self._wall_min = self._wall_max = wall
         self._mono_min = self._mono_max = mono
-        self._cond.notify()
 
-    def _seal(self, *, force: bool) -> None:
-        if not self._buf:
-            return
+    def _seal(self) -> None:
         block = _Sealed(
             self._buf,
             self._n,
@@ -248,73 +290,15 @@ class CaptureWriter:
             self._mono_min,
             self._mono_max,
         )
-        self._new_block()
-        c = self._c
-        c.frames += block.frames
-        c.raw_bytes += block.payload_bytes
-        if (
-            not force
-            and c.queue_bytes
-            and c.queue_bytes + len(block.raw) > self.options.queue_max_bytes
-        ):
-            c.dropped_frames += block.frames
-            c.dropped_bytes += block.payload_bytes
-            return
-        c.queue_bytes += len(block.raw)
-        self._sealed.append(block)
-        self._seq_sealed += 1
-        self._cond.notify()
+        self._buf = bytearray()
+        self._n = self._payload = 0
+        self._write_block(block)
+        self._unsynced = self.options.fsync
 
-    # -- writing (background thread, or the caller's in unthreaded mode) -----------------------
-
-    def _run(self) -> None:
-        _lower_priority(self.options.thread_nice)
-        while True:
-            with self._cond:
-                self._wait_for_work()
-                batch = list(self._sealed)
-                self._sealed.clear()
-                fsync_req = self._fsync_req
-                if self._stop and not batch:
-                    return
-            self._write_batch(batch, fsync=fsync_req)
-            with self._cond:
-                self._seq_done += len(batch)
-                if fsync_req:
-                    self._fsync_req = False
-                self._cond.notify_all()
-
-    def _wait_for_work(self) -> None:
-        interval = self.options.flush_interval_s
-        while not (self._sealed or self._stop or self._fsync_req):
-            deadlines = [self._t0 + interval] if self._buf else []
-            if self._unsynced:
-                deadlines.append(self._last_fsync + interval)
-            if not deadlines:
-                self._cond.wait()
-                continue
-            now = time.monotonic()
-            if min(deadlines) > now:
-                self._cond.wait(min(deadlines) - now)
-            elif self._buf and self._t0 + interval <= now:
-                self._seal(force=False)
-            else:
-                return  # only an fsync is due; _write_batch does it
-
-    def _drain_sync(self, *, fsync: bool) -> None:
-        with self._lock:
-            batch = list(self._sealed)
-            self._sealed.clear()
-        self._write_batch(batch, fsync=fsync)
-        self._seq_done += len(batch)
-
-    def _write_batch(self, batch: Iterable[_Sealed], *, fsync: bool) -> None:
-        for block in batch:
-            self._write_block(block)
-            self._unsynced = self.options.fsync
+    def _sync(self, *, force: bool) -> None:
+        """fsync what was written, when asked or at least every ``flush_interval_s``."""
         now = time.monotonic()
-        due = now - self._last_fsync >= self.options.flush_interval_s
-        if self._unsynced and (fsync or due):
+        if self._unsynced and (force or now - self._last_fsync >= self.options.flush_interval_s):
             try:
                 self._sink.fsync()
             except OSError as exc:
@@ -343,11 +327,9 @@ class CaptureWriter:
             with self._lock:
                 c.dropped_frames += block.frames
                 c.dropped_bytes += block.payload_bytes
-                c.queue_bytes -= len(block.raw)
             return
         lag_ms = (time.monotonic_ns() - block.mono_min) / 1e6
         with self._lock:
-            c.queue_bytes -= len(block.raw)
             c.durable_frames += block.frames
             c.durable_raw_bytes += block.payload_bytes
             c.compressed_bytes += written

@@ -24,15 +24,19 @@ from pmtape.venues.base import HttpMeta
 LOCAL = "local"
 _SESSION_KINDS = {"connected": FrameKind.CONNECT, "disconnected": FrameKind.DISCONNECT}
 _encode = msgspec.json.Encoder().encode
+_WS_TEXT = FrameKind.WS_TEXT
+_mono_ns = time.monotonic_ns
 
 
 class Recorder:
     """Appends one venue's frames and decisions to its capture shard."""
 
-    __slots__ = ("_cap", "_local", "_prefix", "shard", "venue")
+    __slots__ = ("_append", "_cap", "_local", "_names", "_prefix", "shard", "venue")
 
     def __init__(self, capture: ShardedCapture, shard: int, venue: str) -> None:
         self._cap = capture
+        self._append = capture.writers[shard].frame_appender()  # the receive path's one call
+        self._names: dict[str, str] = {}
         self.shard = shard
         self.venue = venue
         self._prefix = f"{venue}:"
@@ -40,14 +44,10 @@ class Recorder:
 
     def frame(self, stream: str, payload: bytes, rx_wall_ns: int) -> None:
         """Record one WebSocket frame as received."""
-        self._cap.append(
-            self.shard,
-            FrameKind.WS_TEXT,
-            self._prefix + stream,
-            payload,
-            rx_wall_ns,
-            time.monotonic_ns(),
-        )
+        name = self._names.get(stream)
+        if name is None:
+            name = self._names[stream] = self._prefix + stream
+        self._append(_WS_TEXT, name, payload, rx_wall_ns, _mono_ns())
 
     def http(self, stream: str, payload: bytes, rx_wall_ns: int, meta: HttpMeta) -> None:
         """Record one HTTP body with how it was fetched."""
