@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,21 +54,30 @@ async def _collect(urls: dict[str, Any], root: Path, args: argparse.Namespace) -
     venue = collector.venues["polymarket"]
     lags: list[float] = []
     events: list[int] = []
+    frames: list[int] = []
+    cpu: list[tuple[float, float]] = []
 
     async def sample() -> None:
         while True:
             await asyncio.sleep(1.0)
             lags.extend(collector.lag.drain())
             events.append(venue.state.normalizer.stats.get("events", 0))
+            frames.append(venue.counters["frames"])
+            cpu.append((time.thread_time(), time.process_time()))
 
     sampler = asyncio.create_task(sample())
     summary = await collector.run_until(asyncio.Event(), args.seconds)
     sampler.cancel()
     steady = lags[len(lags) // 4 :]  # after subscription and the initial books
-    rate = (events[-1] - events[len(events) // 4]) / max(1, len(events) - 1 - len(events) // 4)
+    first = len(events) // 4
+    span = max(1, len(events) - 1 - first)
+    rate = (events[-1] - events[first]) / span
     cap = collector.run.capture.stats() if collector.run else {}
     return {
         "events_per_s": rate,
+        "frames_per_s": (frames[-1] - frames[first]) / span,
+        "loop_cpu": (cpu[-1][0] - cpu[first][0]) / span,
+        "all_cpu": (cpu[-1][1] - cpu[first][1]) / span,
         "p50": statistics.median(steady) if steady else float("nan"),
         "p99": _pct(steady, 0.99),
         "max": max(steady) if steady else float("nan"),
@@ -99,7 +109,9 @@ def main() -> None:
         ok = r["rows_dropped"] == 0 and r["capture_dropped"] == 0 and r["p99"] < 10
         print(
             f"fake {rate:>8,.0f} msgs/s, {args.markets * 2:,} assets ({r['subs']:,} subscribed):"
-            f" received {r['events_per_s']:>8,.0f} events/s, loop lag p50 {r['p50']:.2f} ms,"
+            f" received {r['frames_per_s']:,.0f} frames/s with {r['events_per_s']:,.0f} events/s"
+            f" (loop thread {r['loop_cpu']:.0%} of a core, all threads {r['all_cpu']:.0%}),"
+            f" loop lag p50 {r['p50']:.2f} ms,"
             f" p99 {r['p99']:.2f} ms, max {r['max']:.1f} ms, drops {r['rows_dropped']}+"
             f"{r['capture_dropped']} -> {'keeps up' if ok else 'DOES NOT keep up'}",
             flush=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,8 @@ class VenueCollector:
         for inst in insts:
             tier = self.tier[inst.instrument_key] = tiers.get(inst.instrument_key, WARM)
             interval = self._interval(tier)
-            self.snapshotter.schedule(inst.instrument_key, interval, now + interval)
+            key = inst.instrument_key
+            self.snapshotter.schedule(key, interval, _first_due(key, now, interval))
         self.counters["subscribes"] += len(insts)
         await self.session.subscribe([i.poll_key for i in insts])
 
@@ -221,7 +223,7 @@ class VenueCollector:
             if self.tier.get(key) != tier:
                 self.tier[key] = tier
                 interval = self._interval(tier)
-                self.snapshotter.schedule(key, interval, now + interval)
+                self.snapshotter.schedule(key, interval, _first_due(key, now, interval))
 
     def _interval(self, tier: str) -> int:
         v = self.vcfg
@@ -317,3 +319,13 @@ def _describe_source(source: str | None) -> str:
     if source == "stats":
         return "score from the miner's stats cache"
     return "activity/recency (no stats cache yet)"
+
+
+def _first_due(key: str, now_ms: int, interval_ms: int) -> int:
+    """When a book's first snapshot is due: within one interval, at a phase fixed by its key.
+
+    Books subscribed together would otherwise all fall due in the same tick (thousands of
+    rows at once every interval, one long stall of the receive loop); spread by key, each
+    tick takes its even share.
+    """
+    return now_ms + 1 + zlib.crc32(key.encode()) % interval_ms
