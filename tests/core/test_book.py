@@ -61,7 +61,11 @@ def test_book_matches_reference(ops: list, k: int, peek: list[bool]) -> None:
         else:
             book.apply_snapshot(arg[0], arg[1], ts_recv_ms=i)
             ref.snap(arg[0], arg[1])
-        # Reading the top between updates exercises the cache invalidation.
+        # Best first (a scan while the cached top is invalid), then the top-K between
+        # updates: both exercise the cache invalidation.
+        bids, asks = ref.top(k)
+        assert book.best_bid() == (bids[0] if bids else None)
+        assert book.best_ask() == (asks[0] if asks else None)
         if i < len(peek) and peek[i]:
             assert _top(book) == ref.top(k)
     assert _top(book) == ref.top(k)

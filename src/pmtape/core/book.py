@@ -116,14 +116,24 @@ class Book:
         return top
 
     def best_bid(self) -> Level | None:
-        """Return (px, sz) of the best bid, or None."""
-        top = self.bid_prices()
-        return (top[0], self.bids[top[0]]) if top else None
+        """Return (px, sz) of the best bid, or None (no sort: the cached top or one scan)."""
+        top = self._bid_top
+        if top is not None:
+            return (top[0], self.bids[top[0]]) if top else None
+        if not self.bids:
+            return None
+        px = max(self.bids)
+        return (px, self.bids[px])
 
     def best_ask(self) -> Level | None:
-        """Return (px, sz) of the best ask, or None."""
-        top = self.ask_prices()
-        return (top[0], self.asks[top[0]]) if top else None
+        """Return (px, sz) of the best ask, or None (no sort: the cached top or one scan)."""
+        top = self._ask_top
+        if top is not None:
+            return (top[0], self.asks[top[0]]) if top else None
+        if not self.asks:
+            return None
+        px = min(self.asks)
+        return (px, self.asks[px])
 
     def status(self, now_ms: int, stale_after_ms: int | None) -> tuple[BookStatus, str | None]:
         """Return the book's status and, when not ok, why."""
