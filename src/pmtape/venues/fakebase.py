@@ -90,12 +90,20 @@ class LoopbackFake(abc.ABC):
         """Encode one tick's generated messages in the venue's wire and send them."""
 
     async def _drive(self) -> None:
-        """Advance the synthetic market at ``rate`` messages/s and stream it, until cancelled."""
+        """Advance the synthetic market at ``rate`` messages/s and stream it, until cancelled.
+
+        Every ``tick_s`` it generates what the rate owes since the last tick; after a stall
+        it catches up at most ``catch_up`` ticks' worth per tick, so that one tick's work
+        stays small and the stream steady. ``stats`` keeps how long the steps take.
+        """
+        catch_up = 4
         owed = 0.0
         last = mono_s()
         next_drop = last + self.faults.drop_every_s
+        stats = self.stats
+        took = 0.0
         while True:
-            await asyncio.sleep(self.tick_s)
+            await asyncio.sleep(max(0.0, self.tick_s - took))
             now = mono_s()
             if self.faults.drop_every_s > 0 and now >= next_drop:
                 next_drop = now + self.faults.drop_every_s
@@ -105,11 +113,20 @@ class LoopbackFake(abc.ABC):
             ts = now_ms()
             self._refresh(ts)
             if self._paused or owed < 1:
+                took = mono_s() - now
                 continue
-            msgs = self.generator.step(ts, int(owed))
+            n = int(min(owed, max(self.rate * self.tick_s * catch_up, 1.0)))
+            msgs = self.generator.step(ts, n)
             owed -= len(msgs)
-            self.stats["generated"] += len(msgs)
+            stats["generated"] += len(msgs)
             self._emit(msgs, ts)
+            took = mono_s() - now
+            took_us = int(took * 1e6)
+            stats["driver_steps"] += 1
+            if took_us > 20_000:
+                stats["driver_steps_over_20ms"] += 1
+            if took_us > stats["driver_step_max_us"]:
+                stats["driver_step_max_us"] = took_us
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -15,6 +15,7 @@ on their period; the channel announces that with ``market_resolved`` / ``new_mar
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 from collections import deque
 from collections.abc import Mapping
@@ -37,6 +38,8 @@ from pmtape.venues.sim.generator import GenMessage, GenTrade, SimMarket
 __all__ = ["FakeFaults", "FakePolymarket"]
 
 _TRADES_KEPT = 2_000
+_FREEZE_GC_MARKETS = 500
+"""From this many markets on, the startup heap is left out of garbage collection while serving."""
 
 
 class FakePolymarket(LoopbackFake):
@@ -56,8 +59,9 @@ class FakePolymarket(LoopbackFake):
         decoys: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
-        tick_s: float = 0.02,
+        tick_s: float = 0.01,
         faults: FakeFaults | None = None,
+        freeze_gc: bool | None = None,
     ) -> None:
         self._init_fake(
             markets=markets,
@@ -78,7 +82,10 @@ class FakePolymarket(LoopbackFake):
         self.channel = MarketChannel(self._books_for, self.faults, self.rng)
         self.sockets = self.channel
         self._active: dict[str, SimMarket] = {}
+        self._markets: list[SimMarket] | None = None
         self._trades: deque[dict[str, Any]] = deque(maxlen=_TRADES_KEPT)
+        self._freeze_gc = markets >= _FREEZE_GC_MARKETS if freeze_gc is None else freeze_gc
+        self._frozen = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -96,7 +103,21 @@ class FakePolymarket(LoopbackFake):
             "ws_url": f"ws://{self.host}:{self.port}/ws/market",
             "debug_url": f"{base}/debug",
         }
+        if self._freeze_gc and not self._frozen:
+            # Thousands of books make a heap whose every full collection would stall the
+            # stream for tens of ms. It is built by now and lives as long as the fake, so
+            # collections leave it out until stop().
+            gc.collect()
+            gc.freeze()
+            self._frozen = True
         self._start_driver()
+
+    async def stop(self) -> None:
+        """Stop streaming, close every socket and the server (and thaw the heap)."""
+        await super().stop()
+        if self._frozen:
+            self._frozen = False
+            gc.unfreeze()
 
     # -- the true state ------------------------------------------------------------------------
 
@@ -176,6 +197,9 @@ class FakePolymarket(LoopbackFake):
     def _refresh(self, ts: int) -> None:
         gen = self.generator
         gen.refresh(ts)
+        if gen.active_markets is self._markets:
+            return  # the generator keeps its list until a market opens or closes
+        self._markets = gen.active_markets
         active = {m.market_id: m for m in gen.active_markets}
         if active.keys() == self._active.keys():
             return

@@ -11,10 +11,12 @@ the ingest benchmark.
 from __future__ import annotations
 
 import itertools
+from array import array
+from bisect import bisect_left
 from hashlib import blake2b
 
 from pmtape.core.events import BID, Change, Level
-from pmtape.core.fixed import SCALE, format_e6
+from pmtape.core.fixed import format_e6, parse_e6
 from pmtape.venues.polymarket.constants import NO_ASK, NO_BID, SIDE_BUY, SIDE_SELL
 from pmtape.venues.polymarket.messages import (
     BookMsg,
@@ -29,6 +31,9 @@ from pmtape.venues.polymarket.messages import (
 from pmtape.venues.sim.generator import GenDelta, GenMessage, GenSnapshot, GenTrade
 
 _GAMMA_ID_BASE = 500_000
+_E6_TEXT: dict[int, str] = {}
+_E6_TEXT_MAX = 1 << 17
+_ORDER_HASH = blake2b(digest_size=20)
 
 
 class PmIds:
@@ -55,17 +60,62 @@ class PmIds:
 
 
 class _Top:
-    __slots__ = ("ask", "asks", "bid", "bids")
+    """One token's book in wire form: its levels in the live order, best LAST.
+
+    Bids are kept ascending by price and asks descending (their sort keys are the negated
+    prices), each level already a wire ``Level``, so a change costs one bisect and a
+    ``book`` copies two sequences instead of formatting every level again. Keys are arrays
+    and levels tuples, which the garbage collector does not track: thousands of books'
+    levels would otherwise make every full collection a long pause.
+    """
+
+    __slots__ = ("ask_keys", "asks", "bid_keys", "bids")
 
     def __init__(self, bids: list[Level], asks: list[Level]) -> None:
-        self.bids = dict(bids)
-        self.asks = dict(asks)
-        self.bid = max(self.bids, default=0)
-        self.ask = min(self.asks, default=SCALE)
+        self.load(bids, asks)
+
+    def load(self, bids: list[Level], asks: list[Level]) -> None:
+        """Replace the whole book (levels best first, as the generator lists them)."""
+        by_px = dict(bids)
+        self.bid_keys = array("q", sorted(by_px))
+        self.bids = tuple(WireLevel(e6_text(px), e6_text(by_px[px])) for px in self.bid_keys)
+        by_px = dict(asks)
+        self.ask_keys = array("q", sorted(-px for px in by_px))
+        self.asks = tuple(WireLevel(e6_text(-key), e6_text(by_px[-key])) for key in self.ask_keys)
+
+    def set(self, side: int, px: int, sz: int) -> WireLevel:
+        """Apply one absolute level change (size 0 deletes); return it as a wire level."""
+        level = WireLevel(e6_text(px), e6_text(sz))
+        bid = side == BID
+        keys = self.bid_keys if bid else self.ask_keys
+        levels = self.bids if bid else self.asks
+        key = px if bid else -px
+        i = bisect_left(keys, key)
+        if i < len(keys) and keys[i] == key:
+            if sz:
+                levels = (*levels[:i], level, *levels[i + 1 :])
+            else:
+                del keys[i]
+                levels = levels[:i] + levels[i + 1 :]
+        elif sz:
+            keys.insert(i, key)
+            levels = (*levels[:i], level, *levels[i:])
+        else:
+            return level
+        if bid:
+            self.bids = levels
+        else:
+            self.asks = levels
+        return level
+
+    def best(self) -> tuple[str, str]:
+        bids = self.bids
+        asks = self.asks
+        return (bids[-1].price if bids else NO_BID, asks[-1].price if asks else NO_ASK)
 
 
 class TopTracker:
-    """Best bid/ask of every token, following generator messages in order."""
+    """Every token's book, following generator messages in order (for its best bid/ask)."""
 
     def __init__(self) -> None:
         self._tops: dict[str, _Top] = {}
@@ -75,7 +125,11 @@ class TopTracker:
 
     def reset(self, token: str, bids: list[Level], asks: list[Level]) -> None:
         """Start (or restart) a token from its full book."""
-        self._tops[token] = _Top(bids, asks)
+        top = self._tops.get(token)
+        if top is None:
+            self._tops[token] = _Top(bids, asks)
+        else:
+            top.load(bids, asks)
 
     def drop(self, token: str) -> None:
         """Forget a token (its market closed)."""
@@ -84,35 +138,28 @@ class TopTracker:
     def change(self, token: str, side: int, px: int, sz: int) -> tuple[str, str]:
         """Apply one level change and return the token's (best_bid, best_ask) wire strings."""
         top = self._tops[token]
-        if side == BID:
-            if sz:
-                top.bids[px] = sz
-                top.bid = max(top.bid, px)
-            else:
-                top.bids.pop(px, None)
-                if px == top.bid:
-                    top.bid = max(top.bids, default=0)
-        else:
-            if sz:
-                top.asks[px] = sz
-                top.ask = min(top.ask, px)
-            else:
-                top.asks.pop(px, None)
-                if px == top.ask:
-                    top.ask = min(top.asks, default=SCALE)
-        return self.best(token)
+        top.set(side, px, sz)
+        return top.best()
 
     def levels(self, token: str) -> tuple[list[Level], list[Level]]:
         """Return the token's (bids best first, asks best first)."""
         top = self._tops[token]
-        return sorted(top.bids.items(), reverse=True), sorted(top.asks.items())
+        bids = [(k, parse_e6(lv.size)) for k, lv in zip(top.bid_keys, top.bids, strict=True)]
+        asks = [(-k, parse_e6(lv.size)) for k, lv in zip(top.ask_keys, top.asks, strict=True)]
+        return bids[::-1], asks[::-1]
+
+    def top(self, token: str) -> _Top:
+        """Return a token's book (KeyError if it has none)."""
+        return self._tops[token]
 
     def best(self, token: str) -> tuple[str, str]:
         """Return the token's (best_bid, best_ask) as wire strings with empty-side sentinels."""
+        return self._tops[token].best()
+
+    def wire(self, token: str) -> tuple[list[WireLevel], list[WireLevel]]:
+        """Return copies of the token's (bids, asks) in the live order (best last)."""
         top = self._tops[token]
-        bid = format_e6(top.bid) if top.bid else NO_BID
-        ask = format_e6(top.ask) if top.ask < SCALE else NO_ASK
-        return bid, ask
+        return list(top.bids), list(top.asks)
 
 
 class WireEncoder:
@@ -144,8 +191,7 @@ class WireEncoder:
                 if msg.market == traded:
                     for side, px, sz in msg.changes:
                         self.tops.change(msg.token, side, px, sz)
-                    bids, asks = self.tops.levels(msg.token)
-                    out.append(self.book(GenSnapshot(msg.token, msg.market, bids, asks, msg.ts_ms)))
+                    out.append(self._book(msg.token, msg.market, msg.ts_ms, with_hash=True))
                     continue
                 items = self._items(msg.token, msg.changes)
                 cond = self.ids.condition_id(msg.market)
@@ -168,26 +214,30 @@ class WireEncoder:
     def book(self, snap: GenSnapshot, *, with_hash: bool = True) -> BookMsg:
         """Return a ``book`` message for a full book (and restart that token's top)."""
         self.tops.reset(snap.token, snap.bids, snap.asks)
+        return self._book(snap.token, snap.market, snap.ts_ms, with_hash=with_hash)
+
+    def _book(self, token: str, market: str, ts_ms: int, *, with_hash: bool) -> BookMsg:
+        bids, asks = self.tops.wire(token)
         return BookMsg(
-            market=self.ids.condition_id(snap.market),
-            asset_id=snap.token,
-            timestamp=str(snap.ts_ms),
+            market=self.ids.condition_id(market),
+            asset_id=token,
+            timestamp=str(ts_ms),
             hash=self._hash() if with_hash else None,
-            bids=wire_levels(snap.bids),
-            asks=wire_levels(snap.asks),
+            bids=bids,
+            asks=asks,
             tick_size=None,
-            last_trade_price=self.last_trade.get(snap.token, ""),
+            last_trade_price=self.last_trade.get(token, ""),
         )
 
     def trade(self, trade: GenTrade) -> LastTradePriceMsg:
         """Return a ``last_trade_price`` message for one fill."""
-        price = format_e6(trade.px_e6)
+        price = e6_text(trade.px_e6)
         self.last_trade[trade.token] = price
         return LastTradePriceMsg(
             market=self.ids.condition_id(trade.market),
             asset_id=trade.token,
             price=price,
-            size=format_e6(trade.sz_e6),
+            size=e6_text(trade.sz_e6),
             side=SIDE_BUY if trade.side == "buy" else SIDE_SELL,
             fee_rate_bps="0",
             timestamp=str(trade.ts_ms),
@@ -196,25 +246,41 @@ class WireEncoder:
 
     def _items(self, token: str, changes: list[Change]) -> list[PriceChangeItem]:
         items = []
+        top = self.tops.top(token)
         for side, px, sz in changes:
-            best_bid, best_ask = self.tops.change(token, side, px, sz)
+            level = top.set(side, px, sz)
+            bids = top.bids
+            asks = top.asks
             items.append(
                 PriceChangeItem(
                     asset_id=token,
-                    price=format_e6(px),
-                    size=format_e6(sz),
+                    price=level.price,
+                    size=level.size,
                     side=SIDE_BUY if side == BID else SIDE_SELL,
                     hash=self._hash(),
-                    best_bid=best_bid,
-                    best_ask=best_ask,
+                    best_bid=bids[-1].price if bids else NO_BID,
+                    best_ask=asks[-1].price if asks else NO_ASK,
                 )
             )
         return items
 
     def _hash(self) -> str:
-        return blake2b(next(self._orders).to_bytes(8, "big"), digest_size=20).hexdigest()
+        # blake2b(counter, digest_size=20), from a copied empty state: cheaper to set up.
+        h = _ORDER_HASH.copy()
+        h.update(next(self._orders).to_bytes(8, "big"))
+        return h.hexdigest()
 
 
 def wire_levels(levels: list[Level]) -> list[WireLevel]:
     """Return best-first levels in the live ordering: the best level LAST."""
-    return [WireLevel(format_e6(px), format_e6(sz)) for px, sz in reversed(levels)]
+    return [WireLevel(e6_text(px), e6_text(sz)) for px, sz in reversed(levels)]
+
+
+def e6_text(value: int) -> str:
+    """Return ``format_e6(value)``, remembered: the fake's prices and sizes repeat a lot."""
+    text = _E6_TEXT.get(value)
+    if text is None:
+        if len(_E6_TEXT) >= _E6_TEXT_MAX:
+            _E6_TEXT.clear()
+        text = _E6_TEXT[value] = format_e6(value)
+    return text
