@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from fakeproc import fake_polymarket
 from pmtape.collect.collector import Collector
 from pmtape.config import load_config
 from pmtape.discovery.service import discover_once
@@ -95,17 +93,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
     for rate in (float(r) for r in args.rates.split(",")):
-        cmd = [sys.executable, "-m", "pmtape", "fake-venue", "polymarket"]
-        cmd += ["--markets", str(args.markets), "--rate", str(rate)]
-        fake = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        try:
-            assert fake.stdout is not None
-            urls = json.loads(fake.stdout.readline())
-            with tempfile.TemporaryDirectory() as tmp:
-                r = asyncio.run(_collect(urls, Path(tmp), args))
-        finally:
-            fake.terminate()
-            fake.wait(timeout=30)
+        with fake_polymarket(args.markets, rate) as (urls, _), tempfile.TemporaryDirectory() as tmp:
+            r = asyncio.run(_collect(urls, Path(tmp), args))
         ok = r["rows_dropped"] == 0 and r["capture_dropped"] == 0 and r["p99"] < 10
         print(
             f"fake {rate:>8,.0f} msgs/s, {args.markets * 2:,} assets ({r['subs']:,} subscribed):"
