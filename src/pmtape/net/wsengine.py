@@ -35,8 +35,8 @@ from pmtape.venues.base import FrameSink, VenueSession
 
 log = logging.getLogger(__name__)
 _DATA = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
-_YIELD_EVERY = 64
-"""Frames a socket handles in a row before it lets the event loop run something else."""
+_STEP_S = 0.001
+"""How long a socket handles buffered frames in a row before the event loop runs others."""
 
 
 class WsHooks(abc.ABC):
@@ -357,15 +357,14 @@ class ShardedWsSession(VenueSession):
         is_reply = self.hooks.is_keepalive_reply
         stats = shard.stats
         stream = shard.stream
-        burst = 0
+        step_start = time.perf_counter()
         try:
             while True:
-                burst += 1
-                if burst >= _YIELD_EVERY:
+                if time.perf_counter() - step_start > _STEP_S:
                     # receive() does not suspend while frames are buffered: after a burst,
                     # let timers and the other sockets run (loop lag stays bounded).
-                    burst = 0
                     await asyncio.sleep(0)
+                    step_start = time.perf_counter()
                 msg = await ws.receive()
                 if msg.type not in _DATA:
                     if msg.type is aiohttp.WSMsgType.ERROR:

@@ -244,6 +244,7 @@ class MarketChannelSession(VenueSession):
 
     async def _asset_watchdog(self) -> None:
         quiet = self.asset_silence_s
+        last_scan = mono_s()
         while True:
             await asyncio.sleep(max(self.first_book_s / 4, 0.05))
             now = mono_s()
@@ -253,7 +254,10 @@ class MarketChannelSession(VenueSession):
                 # lost dump): one reconnect of their sockets; the initial dump is reliable.
                 self.first_book_reconnects += len(never)
                 await self.engine.resync(never, reconnect=True)
-            silent = self.assets.silent(sorted(self.engine.subscriptions), quiet, now)
+            if now - last_scan < quiet / 4:
+                continue  # the silence scan walks every token: a few times per quiet period
+            last_scan = now
+            silent = sorted(self.assets.silent(list(self.engine.subscriptions), quiet, now))
             if silent:
                 for key in silent:
                     self.assets.seen[key] = now  # one resync per silent period, not a storm
