@@ -38,6 +38,11 @@ def status() -> dict[str, str]:
     return {name: module_status(name) for name in COMPILED_MODULES}
 
 
+def all_compiled() -> bool:
+    """Return whether every receive-path module runs compiled and current."""
+    return all(v == "compiled" for v in status().values())
+
+
 def summary() -> str:
     """Return one line: all compiled, or which modules are not (and what to do)."""
     states = status()

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from pmtape import native
 from pmtape.capture.bundle import resolve_run_dir
 from pmtape.cli.common import (
     ConfigOpt,
@@ -124,6 +125,8 @@ def collect_run(
     cfg: Config, duration: float | None, *, capture: bool = True, run_id: str | None = None
 ) -> CollectSummary:
     """Run the collector until a signal or the duration; return its summary."""
+    if not native.all_compiled():  # it works, several times slower: say so up front
+        log.warning("%s", native.summary())
     collector = Collector(
         cfg, adapters_for(cfg), capture=capture and cfg.capture.enabled, run_id=run_id
     )

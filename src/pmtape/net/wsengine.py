@@ -35,8 +35,10 @@ from pmtape.venues.base import FrameSink, VenueSession
 
 log = logging.getLogger(__name__)
 _DATA = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
-_STEP_S = 0.001
-"""How long a socket handles buffered frames in a row before the event loop runs others."""
+_LOOP_STEP_S = 0.004
+"""How long all sockets together handle buffered frames before the event loop runs others:
+each socket yields after its share of this (at least ``_STEP_MIN_S``)."""
+_STEP_MIN_S = 0.0002
 
 
 class WsHooks(abc.ABC):
@@ -360,7 +362,7 @@ class ShardedWsSession(VenueSession):
         step_start = time.perf_counter()
         try:
             while True:
-                if time.perf_counter() - step_start > _STEP_S:
+                if time.perf_counter() - step_start > self._step_s():
                     # receive() does not suspend while frames are buffered: after a burst,
                     # let timers and the other sockets run (loop lag stays bounded).
                     await asyncio.sleep(0)
@@ -390,6 +392,10 @@ class ShardedWsSession(VenueSession):
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
+
+    def _step_s(self) -> float:
+        # Every busy socket may take its step in the same loop iteration: share the budget.
+        return max(_STEP_MIN_S, _LOOP_STEP_S / max(1, len(self._shards)))
 
     async def _watchdog(self, shard: _Shard, ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
         st = self.settings
