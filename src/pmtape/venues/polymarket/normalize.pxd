@@ -27,6 +27,10 @@ cdef Py_ssize_t _price_change(
 ) except -1
 
 
+@cython.locals(book=dict, px="long long", sz="long long")
+cdef object _levels(list levels)
+
+
 @cython.locals(px="long long")
 cdef long long _price(str text) except? -2
 

@@ -205,8 +205,8 @@ class PolymarketNormalizer(Normalizer):
         if not msg.asset_id or bids is None or asks is None:
             self.stats["bad"] += 1
             return
-        bid_levels = self._levels(bids)
-        ask_levels = self._levels(asks)
+        bid_levels = _levels(bids)
+        ask_levels = _levels(asks)
         if bid_levels is None or ask_levels is None:
             self.stats["bad"] += 1
             return
@@ -215,20 +215,6 @@ class PolymarketNormalizer(Normalizer):
         ask_levels.sort()
         ts = _stamp(msg.timestamp)
         out.append(BookSnapshot(msg.asset_id, bid_levels, ask_levels, ts, ts_recv_ms))
-
-    def _levels(self, levels: list[_Lvl]) -> list[Level] | None:
-        # A price listed twice: the last word wins; size 0 means the level is absent.
-        book: dict[int, int] = {}
-        for lvl in levels:
-            px = _price(lvl.price)
-            sz = _size(lvl.size)
-            if px < 0 or sz < 0:
-                return None
-            if sz:
-                book[px] = sz
-            else:
-                book.pop(px, None)
-        return list(book.items())
 
     def _trade(self, msg: _LastTrade, ts_recv_ms: int, out: list[Event]) -> None:
         px = _price(msg.price)
@@ -348,6 +334,24 @@ def _price_change(
     if book is not None:
         book.touch(ts_recv_ms, ts)
     return touched
+
+
+def _levels(levels: list[_Lvl]) -> list[Level] | None:
+    """Return a book side's (px, sz) levels, or None if any is bad.
+
+    A price listed twice: the last word wins; size 0 means the level is absent.
+    """
+    book: dict[int, int] = {}
+    for lvl in levels:
+        px = _price(lvl.price)
+        sz = _size(lvl.size)
+        if px < 0 or sz < 0:
+            return None
+        if sz:
+            book[px] = sz
+        else:
+            book.pop(px, None)
+    return list(book.items())
 
 
 def _price(text: str) -> int:
