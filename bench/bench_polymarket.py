@@ -26,11 +26,11 @@ from pathlib import Path
 
 import msgspec
 
+from pmtape import native
 from pmtape.capture.bundle import ShardedCapture
 from pmtape.capture.options import WriterOptions
 from pmtape.collect.recorder import Recorder
 from pmtape.collect.state import VenueBooks
-from pmtape.core.book import Book
 from pmtape.core.instrument import Instrument
 from pmtape.venues.polymarket.fake_wire import WireEncoder
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer
@@ -131,7 +131,7 @@ def main() -> None:
     size = sum(map(len, frames)) / len(frames)
     print(
         f"built {len(frames):,} frames over {args.assets:,} assets, {size:.0f} bytes a message "
-        f"({time.perf_counter() - t0:.1f}s); book module: {_native(Book)}"
+        f"({time.perf_counter() - t0:.1f}s); {native.summary()}"
     )
     gc.collect()
     gc.freeze()
@@ -157,11 +157,6 @@ def main() -> None:
     print(f"decode+normalize+apply+capture append: {i:>8,.0f} msgs/s ({1e6 / i:.2f} us/msg)")
     print(f"capture writer thread (pack+compress+write): {cap_us:.2f} us/msg on its own thread")
     print(f"ratio: {i / p:.2f} (target >= {TARGET_RATIO}); loop-thread CPU, median of {args.runs}")
-
-
-def _native(cls: type) -> str:
-    """Say whether a class comes from a compiled (Cython) module."""
-    return "compiled" if not hasattr(cls, "__dict__") or "__weakref__" not in dir(cls) else "python"
 
 
 if __name__ == "__main__":
