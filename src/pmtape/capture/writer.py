@@ -75,7 +75,7 @@ class CaptureWriter:
         self._block_bytes = opts.block_bytes
         self._lags_ms: deque[float] = deque(maxlen=4096)
         self._flush_want = self._flush_done = 0
-        self._stop = self._closed = False
+        self._stop = False
         self._last_fsync = time.monotonic()
         self._unsynced = False
         # The block being packed (the packing thread's alone).
@@ -122,7 +122,7 @@ class CaptureWriter:
 
     def flush(self) -> None:
         """Write everything appended so far and fsync it (blocks the caller until done)."""
-        if self._closed:
+        if self._handoff.closed:
             return
         if self._thread is None:
             self._pack(force=True)
@@ -139,12 +139,12 @@ class CaptureWriter:
 
     def close(self) -> None:
         """Flush, stop the background thread and close the files (idempotent)."""
-        if self._closed:
+        if self._handoff.closed:
             return
         self.flush()
         with self._cond:
-            self._closed = self._stop = True
-            self._handoff.closed = True
+            self._stop = True
+            self._handoff.closed = True  # from now on append() raises
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join()

@@ -359,14 +359,14 @@ class ShardedWsSession(VenueSession):
         is_reply = self.hooks.is_keepalive_reply
         stats = shard.stats
         stream = shard.stream
-        step_start = time.perf_counter()
+        step_end = time.perf_counter() + self._step_s()
         try:
             while True:
-                if time.perf_counter() - step_start > self._step_s():
+                if time.perf_counter() > step_end:
                     # receive() does not suspend while frames are buffered: after a burst,
                     # let timers and the other sockets run (loop lag stays bounded).
                     await asyncio.sleep(0)
-                    step_start = time.perf_counter()
+                    step_end = time.perf_counter() + self._step_s()
                 msg = await ws.receive()
                 if msg.type not in _DATA:
                     if msg.type is aiohttp.WSMsgType.ERROR:
