@@ -10,9 +10,10 @@ from setuptools import setup
 
 COMPILED = [
     "src/pmtape/core/fixed.py",
-    "src/pmtape/core/book.py",
-    "src/pmtape/capture/handoff.py",
+    "src/pmtape/core/book.pyx",
+    "src/pmtape/capture/handoff.pyx",
     "src/pmtape/venues/polymarket/normalize.py",
+    "src/pmtape/venues/polymarket/scan.pyx",
 ]
 
 setup(

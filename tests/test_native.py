@@ -23,7 +23,7 @@ def test_setup_py_compiles_exactly_the_listed_modules() -> None:
         if isinstance(node, ast.Assign)
         and any(isinstance(t, ast.Name) and t.id == "COMPILED" for t in node.targets)
     )
-    as_modules = [p.removeprefix("src/").removesuffix(".py").replace("/", ".") for p in listed]
+    as_modules = [p.removeprefix("src/").split(".")[0].replace("/", ".") for p in listed]
     assert as_modules == list(native.COMPILED_MODULES)
 
 
@@ -33,7 +33,7 @@ def test_an_edited_source_makes_its_extension_stale(tmp_path: Path) -> None:
     import pmtape.core.book as book
 
     so = Path(book.__file__ or "")
-    src = so.with_name("book.py")
+    src = so.with_name("book.pyx")
     built = so.stat().st_mtime
     mtime = src.stat().st_mtime
     try:

@@ -16,17 +16,24 @@ COMPILED_MODULES = (
     "pmtape.core.book",
     "pmtape.capture.handoff",
     "pmtape.venues.polymarket.normalize",
+    "pmtape.venues.polymarket.scan",  # Cython only (.pyx): without it the general path runs
 )
 
 
 def module_status(name: str) -> str:
-    """Return ``compiled``, ``stale`` (extension older than its .py or .pxd) or ``python``."""
-    module = importlib.import_module(name)
+    """Return ``compiled``, ``stale`` (extension older than its source), ``python`` or ``missing``.
+
+    ``missing`` is a Cython-only module (a ``.pyx``) that was not built.
+    """
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        return "missing"
     path = Path(module.__file__ or "")
     if path.suffix == ".py":
         return "python"
     stem = path.name.split(".", 1)[0]
-    sources = [path.with_name(stem + ext) for ext in (".py", ".pxd")]
+    sources = [path.with_name(stem + ext) for ext in (".py", ".pyx", ".pxd")]
     built = path.stat().st_mtime
     if any(src.exists() and src.stat().st_mtime > built for src in sources):
         return "stale"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import struct
 import threading
 import time
 from collections import deque
@@ -13,27 +12,29 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import google_crc32c
 import zstandard
 
-from pmtape.capture.format import RECORD_HEAD, U32, BlockHeader, FrameKind, HttpMeta, crc32c
-from pmtape.capture.handoff import Handoff
+from pmtape.capture.format import BlockHeader, FrameKind, HttpMeta, crc32c
 from pmtape.capture.options import WriterOptions, WriterStats
 from pmtape.capture.segment import SegmentLimits, SegmentSink
 from pmtape.core.errors import StoreError
 
+try:
+    from pmtape.capture.handoff import Buf, Handoff
+except ImportError as exc:  # pragma: no cover - a source tree nobody built
+    raise ImportError(
+        f"pmtape's compiled capture packer is missing ({exc}); run `make build` "
+        "(or `pip install .`, which compiles it)"
+    ) from exc
+
 _FLUSH_WAIT_S = 0.5
 _TICK_S = 0.05
-"""How often the writer thread packs what was queued (and checks block age)."""
-_pack_head = RECORD_HEAD.pack
-_pack_u32 = U32.pack
-_crc = google_crc32c.value
-_crc_extend = google_crc32c.extend
+"""How often the writer thread looks for sealed blocks (and for an open one grown old)."""
 
 
 @dataclass(slots=True)
 class _Sealed:
-    raw: bytearray
+    buf: Buf  # the records, as a read-only buffer
     frames: int
     payload_bytes: int
     wall_min: int
@@ -54,10 +55,10 @@ class _Counters:
 class CaptureWriter:
     """Append frames of one shard; a background thread packs, compresses and writes them.
 
-    The receive path's ``append`` only queues a reference to the frame (the payload is never
-    copied there); the writer thread packs records with their CRC32C into blocks, seals a
-    block at ``block_bytes`` or ``flush_interval_s`` after its first frame, compresses and
-    writes it. Without a thread (``threaded=False``) the caller's ``append`` does that work.
+    The receive path's ``append`` packs the frame's record with its CRC32C into the open
+    block (compiled: ``handoff.pyx``); a block is sealed at ``block_bytes`` or
+    ``flush_interval_s`` after its first frame, and the writer thread compresses and writes
+    it. Without a thread (``threaded=False``) the caller's ``append`` also writes.
     """
 
     def __init__(self, capture_dir: Path, shard: int, options: WriterOptions | None = None) -> None:
@@ -71,20 +72,15 @@ class CaptureWriter:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._c = _Counters()
-        self._handoff = Handoff(opts.queue_max_bytes, opts.recent_frames)
-        self._block_bytes = opts.block_bytes
+        self._handoff = Handoff(opts.block_bytes, opts.queue_max_bytes, opts.recent_frames)
         self._lags_ms: deque[float] = deque(maxlen=4096)
         self._flush_want = self._flush_done = 0
         self._stop = False
         self._last_fsync = time.monotonic()
         self._unsynced = False
-        # The block being packed (the packing thread's alone).
-        self._buf = bytearray()
-        self._n = self._payload = 0
-        self._t0 = 0.0
-        self._wall_min = self._wall_max = self._mono_min = self._mono_max = 0
         self._thread: threading.Thread | None = None
         if opts.threaded:
+            self._handoff.on_seal = self._wake
             self._thread = threading.Thread(
                 target=self._run, name=f"capture-writer-{shard:02d}", daemon=True
             )
@@ -103,13 +99,13 @@ class CaptureWriter:
         meta = b"" if http is None else http.encode()
         self._handoff.push_meta(kind, stream, meta, payload, rx_wall_ns, rx_mono_ns)
         if self._thread is None:
-            self._pack(force=False)
+            self._drain(force=False)
 
     def frame_appender(self) -> Callable[[FrameKind, str, bytes, int, int], None]:
         """Return the cheapest way to append frames without HTTP metadata (the receive path's).
 
         With the writer thread that is the handoff's own compiled ``push``; without it,
-        ``append``, which also packs and writes.
+        ``append``, which also writes.
         """
         if self._thread is not None:
             return self._handoff.push
@@ -125,7 +121,7 @@ class CaptureWriter:
         if self._handoff.closed:
             return
         if self._thread is None:
-            self._pack(force=True)
+            self._drain(force=True)
             self._sync(force=self.options.fsync)
             return
         with self._cond:
@@ -156,20 +152,20 @@ class CaptureWriter:
         h = self._handoff
         return WriterStats(
             self.shard,
-            h.queued + h.refused,
+            h.queued + h.refused + h.unencodable,
             h.queued_bytes + h.refused_bytes,
             c.durable_frames,
             c.durable_raw_bytes,
             c.compressed_bytes,
             c.blocks,
             self._sink.segments_opened,
-            c.dropped_frames + h.refused,
+            c.dropped_frames + h.refused + h.unencodable,
             c.dropped_bytes + h.refused_bytes,
-            c.write_errors,
-            h.backlog() + len(self._buf),
+            c.write_errors + h.unencodable,
+            h.backlog(),
             c.last_mono,
             c.last_wall,
-            c.last_error,
+            c.last_error or h.last_unencodable,
         )
 
     def recent_payloads(self) -> list[bytes]:
@@ -209,91 +205,50 @@ class CaptureWriter:
     ) -> None:
         self.close()
 
-    # -- packing and writing (the writer thread, or the caller's in unthreaded mode) ----------
+    # -- writing (the writer thread, or the caller's in unthreaded mode) ----------------------
+
+    def _wake(self) -> None:
+        # A push sealed a block: let the writer take it now (its buffer comes back sooner).
+        with self._cond:
+            self._cond.notify()
 
     def _run(self) -> None:
         _lower_priority(self.options.thread_nice)
         tick = min(_TICK_S, self.options.flush_interval_s / 4)
+        h = self._handoff
         while True:
             with self._cond:
-                if not self._stop and self._flush_want <= self._flush_done:
+                if not self._stop and self._flush_want <= self._flush_done and not h.sealed_count():
                     self._cond.wait(tick)
                 want = self._flush_want
                 stop = self._stop
             forced = stop or want > self._flush_done
-            self._pack(force=forced)
+            self._drain(force=forced)
             self._sync(force=forced)
             if forced:
                 with self._cond:
-                    self._flush_done = max(self._flush_done, self._handoff.taken)
+                    self._flush_done = max(self._flush_done, h.taken)
                     self._cond.notify_all()
-            if stop and not self._handoff.q:
+            if stop and not h.backlog():
                 return
 
-    def _pack(self, *, force: bool) -> None:
-        """Pack queued frames into blocks; write each block that is full, old or forced."""
+    def _drain(self, *, force: bool) -> None:
+        """Write the sealed blocks, one at a time, and the open one if it is due (or forced).
+
+        Forced (a flush), it writes every frame appended before the call, sealing the open
+        block for it; frames appended meanwhile wait for their block to fill or age.
+        """
         h = self._handoff
-        q = h.q
-        buf = self._buf
-        limit = self._block_bytes
-        for _ in range(len(q)):  # what is queued now: a flush waits for no later frame
-            kind, sid, meta, payload, wall, mono = q.popleft()
-            plen = len(payload)
-            h.took(plen)
-            try:
-                head = _pack_head(kind, 0, len(sid), len(meta), plen, wall, mono)
-            except struct.error as exc:  # a stamp out of range: this frame only
-                self._count_error(exc)
-                with self._lock:
-                    self._c.dropped_frames += 1
-                    self._c.dropped_bytes += plen
-                continue
-            crc = _crc_extend(_crc(head), sid)
-            if meta:
-                crc = _crc_extend(crc, meta)
-            crc = _crc_extend(crc, payload)
-            if not buf:
-                self._start_block(wall, mono)
-            buf += head
-            buf += sid
-            buf += meta
-            buf += payload
-            buf += _pack_u32(crc)
-            self._n += 1
-            self._payload += plen
-            if wall < self._wall_min:
-                self._wall_min = wall
-            elif wall > self._wall_max:
-                self._wall_max = wall
-            if mono > self._mono_max:
-                self._mono_max = mono
-            elif mono < self._mono_min:
-                self._mono_min = mono
-            if len(buf) >= limit:
-                self._seal()
-                buf = self._buf
-        if buf and (force or time.monotonic() - self._t0 >= self.options.flush_interval_s):
-            self._seal()
-
-    def _start_block(self, wall: int, mono: int) -> None:
-        self._t0 = time.monotonic()
-        self._wall_min = self._wall_max = wall
-        self._mono_min = self._mono_max = mono
-
-    def _seal(self) -> None:
-        block = _Sealed(
-            self._buf,
-            self._n,
-            self._payload,
-            self._wall_min,
-            self._wall_max,
-            self._mono_min,
-            self._mono_max,
-        )
-        self._buf = bytearray()
-        self._n = self._payload = 0
-        self._write_block(block)
-        self._unsynced = self.options.fsync
+        max_age = self.options.flush_interval_s
+        want = h.queued if force else -1
+        while True:
+            block = h.take(h.taken < want, max_age)
+            if block is None:
+                return
+            sealed = _Sealed(*block)
+            self._write_block(sealed)
+            h.recycle(sealed.buf)
+            self._unsynced = self.options.fsync
 
     def _sync(self, *, force: bool) -> None:
         """fsync what was written, when asked or at least every ``flush_interval_s``."""
@@ -309,10 +264,11 @@ class CaptureWriter:
     def _write_block(self, block: _Sealed) -> None:
         c = self._c
         try:
-            body = self._cctx.compress(block.raw)
+            with memoryview(block.buf) as raw:
+                body = self._cctx.compress(raw)
             hdr = BlockHeader(
                 len(body),
-                len(block.raw),
+                len(block.buf),
                 block.frames,
                 0,
                 block.wall_min,

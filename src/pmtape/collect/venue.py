@@ -310,8 +310,8 @@ class VenueCollector:
 def _same_top(book: Book, snap: BookSnapshot, k: int) -> bool:
     bids = sorted(((p, s) for p, s in snap.bids if s), reverse=True)[:k]
     asks = sorted((p, s) for p, s in snap.asks if s)[:k]
-    ours_b = [(p, book.bids[p]) for p in book.bid_prices()]
-    ours_a = [(p, book.asks[p]) for p in book.ask_prices()]
+    ours_b = book.bids.levels(book.top_k)
+    ours_a = book.asks.levels(book.top_k)
     return bids == ours_b and asks == ours_a
 
 

@@ -232,17 +232,18 @@ class SnapshotBatch:
         stale_after_ms: int | None,
     ) -> None:
         """Append one top-K snapshot of ``book``, stamped ``ts_recv_ms``."""
-        bid_top = book.bid_prices()
-        ask_top = book.ask_prices()
+        k = book.top_k
+        bid_top = book.bids.prices(k)
+        ask_top = book.asks.prices(k)
         bids = self._bids
         asks = self._asks
         # fromlist() converts while the levels are still in cache: about half the total cost of
         # keeping Python ints in lists and converting them later.
         bids.px.fromlist(bid_top)
-        bids.sz.fromlist(list(map(book.bids.__getitem__, bid_top)))
+        bids.sz.fromlist(book.bids.sizes(k))
         bids.lengths.append(len(bid_top))
         asks.px.fromlist(ask_top)
-        asks.sz.fromlist(list(map(book.asks.__getitem__, ask_top)))
+        asks.sz.fromlist(book.asks.sizes(k))
         asks.lengths.append(len(ask_top))
         status, err = book.status(now_ms, stale_after_ms)
         self.ts_recv.append(ts_recv_ms)

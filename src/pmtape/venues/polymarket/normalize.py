@@ -12,6 +12,7 @@ bodies (no ``event_type``) and ``/books`` arrays go through the same path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import msgspec
@@ -133,13 +134,22 @@ _DECODE = msgspec.json.Decoder(list[_FastMsg] | _FastMsg, strict=False).decode
 _PRICE_CHANGES = (_FastPriceChange, _PriceChange)
 _NO_BOOKS: dict[str, Book] = {}
 
+_Scan = Callable[[bytes, int, dict[str, Book], list[Event]], int]
+_SCAN: _Scan | None
+try:  # the compiled scanner of plain price_change frames (scan.pyx); none: decode them all
+    from pmtape.venues.polymarket.scan import price_change as _SCAN
+except ImportError:  # pragma: no cover - a source tree nobody built
+    _SCAN = None
+
 
 class PolymarketNormalizer(Normalizer):
     """Translate market-channel frames and CLOB book bodies into events keyed by token id."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, scan: bool = True) -> None:
         super().__init__()
         self.stats.update(keepalive=0, tick_size_change=0)
+        # scan=False: every frame takes the general path (the tests compare the two).
+        self._scan = _SCAN if scan else None
 
     def normalize(self, payload: bytes, ts_recv_ms: int) -> list[Event]:
         """Turn one frame or REST body into events, counting and skipping what is bad."""
@@ -155,18 +165,25 @@ class PolymarketNormalizer(Normalizer):
         """
         stats = self.stats
         stats["frames"] += 1
+        scan = self._scan
+        if scan is not None:
+            out: list[Event] = []
+            touched = scan(payload, ts_recv_ms, books, out)
+            if touched >= 0:  # a plain price_change frame, applied from its bytes
+                stats["events"] += touched + len(out)
+                return out
         try:
             decoded = _DECODE(payload)
         except msgspec.ValidationError:
             # An unknown type, an untagged book (REST body) or one malformed message:
             # sort them out one by one so good neighbours survive.
             msgs = self._decode_each(payload)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):  # invalid UTF-8 is no DecodeError
             stats["keepalive" if payload.strip() == PONG else "bad"] += 1
             return []
         else:
             if type(decoded) is _FastPriceChange:
-                out: list[Event] = []  # the hot path: most frames are one price_change
+                out = []
                 touched = _price_change(decoded, ts_recv_ms, books, stats, out)
                 stats["events"] += touched + len(out)
                 return out
@@ -254,7 +271,7 @@ class PolymarketNormalizer(Normalizer):
     def _decode_each(self, payload: bytes) -> list[_Msg]:
         try:
             raw: Any = msgspec.json.decode(payload)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):  # invalid UTF-8 is no DecodeError
             self.stats["bad"] += 1
             return []
         msgs: list[_Msg] = []

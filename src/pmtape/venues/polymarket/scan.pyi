@@ -1,0 +1,7 @@
+# Type stub of the compiled scanner (scan.pyx); see its docstring.
+from pmtape.core.book import Book
+from pmtape.core.events import Event
+
+def price_change(
+    payload: bytes, ts_recv_ms: int, books: dict[str, Book], out: list[Event]
+) -> int: ...

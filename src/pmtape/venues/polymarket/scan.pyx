@@ -1,0 +1,322 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The receive path's scanner for the one frame shape that is most of the market channel.
+
+``price_change`` reads a frame that is one ``price_change`` message in the current format and
+applies it to the books it is given, straight from the bytes: no JSON objects, no strings
+but one token id per run of items. It accepts only the plainest form of that message
+(every string without escapes, ASCII, every item with a token id, a plain decimal price
+strictly inside (0, 1), a plain decimal size, a known side; a stamp of plain digits or
+null; no keys it does not know but with string values) and checks the whole frame before it
+changes any book. Anything else, however harmless, returns -1 untouched, and the caller
+(``PolymarketNormalizer.ingest``) decodes the frame the general way, which decides what is
+bad. So wherever this answers, it answers as the general path would; the tests hold it to
+that over generated frames.
+
+Compiled by Cython only (``setup.py``); without the extension the general path does it all.
+"""
+
+from cpython.unicode cimport PyUnicode_DecodeASCII
+from libc.stdint cimport uint64_t
+from libc.string cimport memcmp, memcpy
+
+from pmtape.core.book cimport Book
+
+from pmtape.core.events import BookDelta
+
+cdef enum:
+    MAX_ITEMS = 256
+
+cdef struct Item:
+    Py_ssize_t key_at
+    Py_ssize_t key_len
+    long long px
+    long long sz
+    long side
+
+
+cdef inline Py_ssize_t _ws(const unsigned char* p, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    while i < n and (p[i] == 32 or p[i] == 10 or p[i] == 13 or p[i] == 9):
+        i += 1
+    return i
+
+
+cdef uint64_t ONES = 0x0101010101010101ULL
+cdef uint64_t HIGH = 0x8080808080808080ULL
+cdef uint64_t LOW20 = 0x2020202020202020ULL  # a byte below 0x20 borrows: a control character
+cdef uint64_t QUOTES = 0x2222222222222222ULL
+cdef uint64_t SLASHES = 0x5C5C5C5C5C5C5C5CULL
+
+# 1 for a byte a plain string may hold: printable ASCII but the quote and the backslash.
+cdef unsigned char PLAIN[256]
+for _c in range(256):
+    PLAIN[_c] = 32 <= _c < 128 and _c != 34 and _c != 92
+
+
+cdef inline Py_ssize_t _string(const unsigned char* p, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    """``p[i]`` follows an opening quote; return the index of the closing one, or -1.
+
+    Escapes, control characters and non-ASCII bytes are refused (-1): the general path
+    decides about them. ``p[n]`` is the NUL every bytes object ends with, which stops the
+    loop.
+    """
+    cdef uint64_t w, bad
+    while i + 8 <= n:  # eight bytes at a time while none is a quote, backslash, control or high
+        memcpy(&w, p + i, 8)
+        bad = (w & HIGH) | ((w - LOW20) & ~w & HIGH)
+        bad |= ((w ^ QUOTES) - ONES) & ~(w ^ QUOTES) & HIGH
+        bad |= ((w ^ SLASHES) - ONES) & ~(w ^ SLASHES) & HIGH
+        if bad:
+            break
+        i += 8
+    while PLAIN[p[i]]:
+        i += 1
+    return i if i < n and p[i] == 34 else -1
+
+
+cdef inline bint _is(const unsigned char* p, Py_ssize_t at, Py_ssize_t n, const char* word, Py_ssize_t wn) noexcept nogil:
+    return n == wn and memcmp(p + at, word, wn) == 0
+
+
+cdef long long _e6(const unsigned char* p, Py_ssize_t n) noexcept nogil:
+    """Plain decimal to e6 rounding half up, as ``fixed.parse_e6_plain``; -1 if not plain."""
+    cdef long long whole = 0, frac = 0
+    cdef Py_ssize_t n_whole = 0, n_frac = 0, i
+    cdef bint dot = False, up = False
+    cdef unsigned char c
+    for i in range(n):
+        c = p[i]
+        if 48 <= c <= 57:
+            if dot:
+                if n_frac < 6:
+                    frac = frac * 10 + (c - 48)
+                elif n_frac == 6:
+                    up = c >= 53
+                n_frac += 1
+            else:
+                n_whole += 1
+                if n_whole > 12:
+                    return -1
+                whole = whole * 10 + (c - 48)
+        elif c == 46 and not dot:
+            dot = True
+        else:
+            return -1
+    if n_whole == 0 and n_frac == 0:
+        return -1
+    while n_frac < 6:
+        frac *= 10
+        n_frac += 1
+    return whole * 1000000 + frac + (1 if up else 0)
+
+
+cdef long long _digits(const unsigned char* p, Py_ssize_t n) noexcept nogil:
+    """A stamp of 1..18 digits without a leading zero (or "0") to its value; -1 otherwise."""
+    cdef long long v = 0
+    cdef Py_ssize_t i
+    if n < 1 or n > 18 or (n > 1 and p[0] == 48):
+        return -1
+    for i in range(n):
+        if not 48 <= p[i] <= 57:
+            return -1
+        v = v * 10 + (p[i] - 48)
+    return v
+
+
+cdef Py_ssize_t _key(
+    const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Py_ssize_t* k, Py_ssize_t* kn
+) noexcept nogil:
+    """Read a key and its colon from ``p[i] == '"'``: set where the key is and how long; return
+    the index of the value (``< n``), or -1."""
+    if i >= n or p[i] != 34:
+        return -1
+    k[0] = i + 1
+    i = _string(p, i + 1, n)
+    if i < 0:
+        return -1
+    kn[0] = i - k[0]
+    i = _ws(p, i + 1, n)
+    if i >= n or p[i] != 58:  # ':'
+        return -1
+    i = _ws(p, i + 1, n)
+    return i if i < n else -1
+
+
+cdef Py_ssize_t _item(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Item* it) noexcept nogil:
+    """Read one item object from ``p[i] == '{'``; return the index after it, or -1."""
+    cdef Py_ssize_t k, kn, v, vn
+    cdef int seen = 0
+    i = _ws(p, i + 1, n)
+    if i < n and p[i] == 125:  # '}': an empty item has no token id
+        return -1
+    while True:
+        i = _key(p, i, n, &k, &kn)
+        if i < 0 or p[i] != 34:
+            return -1  # every value of an item is a string in the current format
+        v = i + 1
+        i = _string(p, v, n)
+        if i < 0:
+            return -1
+        vn = i - v
+        if _is(p, k, kn, b"asset_id", 8):
+            if seen & 1 or vn == 0:
+                return -1
+            seen |= 1
+            it.key_at = v
+            it.key_len = vn
+        elif _is(p, k, kn, b"price", 5):
+            if seen & 2:
+                return -1
+            seen |= 2
+            it.px = _e6(p + v, vn)
+            if it.px <= 0 or it.px >= 1000000:
+                return -1
+        elif _is(p, k, kn, b"size", 4):
+            if seen & 4:
+                return -1
+            seen |= 4
+            it.sz = _e6(p + v, vn)
+            if it.sz < 0:
+                return -1
+        elif _is(p, k, kn, b"side", 4):
+            if seen & 8:
+                return -1
+            seen |= 8
+            if _is(p, v, vn, b"BUY", 3) or _is(p, v, vn, b"buy", 3):
+                it.side = 0
+            elif _is(p, v, vn, b"SELL", 4) or _is(p, v, vn, b"sell", 4):
+                it.side = 1
+            else:
+                return -1
+        i = _ws(p, i + 1, n)
+        if i >= n:
+            return -1
+        if p[i] == 44:  # ','
+            i = _ws(p, i + 1, n)
+            continue
+        if p[i] == 125 and seen == 15:  # '}' after all four fields
+            return i + 1
+        return -1
+
+
+def price_change(bytes payload, object ts_recv_ms, dict books, list out):
+    """Apply one plain ``price_change`` frame to ``books``; return the books touched, or -1.
+
+    Items of tokens not in ``books`` are appended to ``out`` as ``BookDelta`` events; -1
+    means the frame is not in the plain form and nothing was changed.
+    """
+    cdef const unsigned char* p = payload
+    cdef Py_ssize_t n = len(payload)
+    cdef Item items[MAX_ITEMS]
+    cdef Py_ssize_t count = 0, i, k, kn, v, j
+    cdef long long stamp = -1
+    cdef bint typed = False, listed = False, stamped = False
+    cdef Item* it
+    cdef Item* prev
+    cdef Book book = None
+    cdef list changes = None
+    cdef Py_ssize_t touched = 0
+
+    i = _ws(p, 0, n)
+    if i >= n or p[i] != 123:  # '{'; arrays (bursts, dumps) go the general way
+        return -1
+    i = _ws(p, i + 1, n)
+    while True:
+        i = _key(p, i, n, &k, &kn)
+        if i < 0:
+            return -1
+        if _is(p, k, kn, b"price_changes", 13):
+            if listed or p[i] != 91:  # '['
+                return -1
+            listed = True
+            i = _ws(p, i + 1, n)
+            if i < n and p[i] == 93:  # ']'
+                i += 1
+            else:
+                while True:
+                    if count == MAX_ITEMS or i >= n or p[i] != 123:
+                        return -1
+                    i = _item(p, i, n, &items[count])
+                    if i < 0:
+                        return -1
+                    count += 1
+                    i = _ws(p, i, n)
+                    if i >= n:
+                        return -1
+                    if p[i] == 44:
+                        i = _ws(p, i + 1, n)
+                        continue
+                    if p[i] == 93:
+                        i += 1
+                        break
+                    return -1
+        elif _is(p, k, kn, b"timestamp", 9):
+            if stamped:
+                return -1
+            stamped = True
+            if p[i] == 34:
+                v = i + 1
+                i = _string(p, v, n)
+                if i < 0:
+                    return -1
+                stamp = _digits(p + v, i - v)
+                if stamp < 0:
+                    return -1
+                i += 1
+            elif n - i >= 4 and memcmp(p + i, b"null", 4) == 0:
+                i += 4
+            else:
+                v = i
+                while i < n and 48 <= p[i] <= 57:
+                    i += 1
+                stamp = _digits(p + v, i - v)
+                if stamp < 0:
+                    return -1
+        else:
+            if p[i] != 34:
+                return -1  # a value that is not a string: the general path skips or judges it
+            v = i + 1
+            i = _string(p, v, n)
+            if i < 0:
+                return -1
+            if _is(p, k, kn, b"event_type", 10):
+                if typed or not _is(p, v, i - v, b"price_change", 12):
+                    return -1
+                typed = True
+            elif _is(p, k, kn, b"asset_id", 8) or _is(p, k, kn, b"changes", 7):
+                return -1  # the legacy one-asset form
+            i += 1
+        i = _ws(p, i, n)
+        if i >= n:
+            return -1
+        if p[i] == 44:
+            i = _ws(p, i + 1, n)
+            continue
+        if p[i] == 125:
+            i = _ws(p, i + 1, n)
+            break
+        return -1
+    if i != n or not typed or not listed:
+        return -1
+
+    # The whole frame is plain: apply it. One touch per run of one token's items.
+    ts = stamp if stamp >= 0 else None
+    for j in range(count):
+        it = &items[j]
+        if j == 0 or it.key_len != prev.key_len or memcmp(p + it.key_at, p + prev.key_at, it.key_len) != 0:
+            if book is not None:
+                book.touch(ts_recv_ms, ts)
+            key = PyUnicode_DecodeASCII(<const char*>p + it.key_at, it.key_len, NULL)
+            book = books.get(key)
+            if book is None:
+                changes = []
+                out.append(BookDelta(key, changes, ts, ts_recv_ms))
+            else:
+                touched += 1
+        if book is not None:
+            book.apply_level(it.side, it.px, it.sz)
+        else:
+            changes.append((it.side, it.px, it.sz))
+        prev = it
+    if book is not None:
+        book.touch(ts_recv_ms, ts)
+    return touched

@@ -1,0 +1,566 @@
+"""The compiled scanner of plain ``price_change`` frames answers exactly as the general path.
+
+``scan.price_change`` applies the one frame shape that is most of the market channel straight
+from its bytes, or declines (-1, nothing changed) and leaves the frame to msgspec. These
+tests hold it to that contract: it takes the frames the venue (and the fake) sends, whatever
+their key order or whitespace; it declines every shape it must leave alone without touching a
+book; over generated streams of plain and mutated frames a normalizer with the scanner and one
+without return the same events and counters and leave the same books; and its numbers are
+``parse_e6_plain``'s.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from pmtape.core.book import Book
+from pmtape.core.events import ASK, BID, BookDelta, Event
+from pmtape.core.fixed import parse_e6_plain
+from pmtape.native import module_status
+from pmtape.venues.polymarket.fake_wire import WireEncoder
+from pmtape.venues.polymarket.normalize import PolymarketNormalizer
+from pmtape.venues.polymarket.scan import price_change
+from pmtape.venues.sim.generator import SimGenerator, SimUniverse
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "polymarket" / "ws"
+RECV = 1_790_501_240_000
+STAMP = 1_767_225_600_001
+MARKET = "0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1"
+HASH = "8d3c4f2a9b1e0d7c6a5f4e3d2c1b0a9f8e7d6c5b"
+# 77-digit token ids, as the venue's: A and B have books, X and Y do not.
+TOKEN_A = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
+TOKEN_B = "52114319501245915516055106046884209969926127482827954674443846427813813222426"
+TOKEN_X = "21742633143463906290569050155826241533067272736897614950488156847949938836455"
+TOKEN_Y = "48331043336612883890938759509493159234755048973500640148014422747788308965732"
+INITIAL: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {
+    TOKEN_A: ([(530_000, 10_000_000), (520_000, 5_000_000)], [(540_000, 57_990_000)]),
+    TOKEN_B: ([(470_000, 2_000_000)], [(480_000, 1_500_000), (550_000, 100_000_000)]),
+}
+_encode = msgspec.json.Encoder().encode
+
+State = dict[str, tuple[dict[int, int], dict[int, int], int, Any, Any, Any]]
+
+
+def _books() -> dict[str, Book]:
+    """Fresh books of A and B with the same initial levels; B marked stale (it must stay so)."""
+    books: dict[str, Book] = {}
+    for key, (bids, asks) in INITIAL.items():
+        book = Book(50)
+        book.apply_snapshot(bids, asks, RECV - 1_000, STAMP - 1_000)
+        books[key] = book
+    books[TOKEN_B].mark_stale("test: a gap")
+    return books
+
+
+def _state(books: dict[str, Book]) -> State:
+    # test_pm_ingest's _state leaves out stale_reason, which the scanner must not touch either.
+    return {
+        k: (dict(b.bids), dict(b.asks), b.seq, b.last_recv_ms, b.source_ts_ms, b.stale_reason)
+        for k, b in books.items()
+    }
+
+
+def _item(token: str, price: str, size: str, side: str) -> dict[str, str]:
+    """One item as the venue (and the fake) sends it, best bid/ask after it included."""
+    return {
+        "asset_id": token,
+        "price": price,
+        "size": size,
+        "side": side,
+        "hash": HASH,
+        "best_bid": "0.53",
+        "best_ask": "0.54",
+    }
+
+
+def _frame(items: list[dict[str, str]], timestamp: str = str(STAMP)) -> bytes:
+    """A compact current-format price_change frame, keys in the venue's order."""
+    msg = {"event_type": "price_change", "market": MARKET, "price_changes": items}
+    return json.dumps({**msg, "timestamp": timestamp}, separators=(",", ":")).encode()
+
+
+def _ingest(
+    norm: PolymarketNormalizer, frame: bytes, ts_recv_ms: int, books: dict[str, Book]
+) -> list[Event]:
+    return norm.ingest(frame, ts_recv_ms, books)  # never raises, whatever the bytes
+
+
+@pytest.mark.parametrize("frame", [b'{"a":"\x80"}', b'{"\x80":1}', b'["\x80"]'])
+def test_invalid_utf8_is_counted_bad_not_raised(frame: bytes) -> None:
+    for scan in (True, False):
+        norm = PolymarketNormalizer(scan=scan)
+        assert norm.ingest(frame, RECV, _books()) == []
+        assert norm.stats["bad"] == 1
+
+
+def _both(frames: list[bytes]) -> None:
+    """Feed ``frames`` to a normalizer with the scanner and one without; all must agree."""
+    fast, slow = PolymarketNormalizer(scan=True), PolymarketNormalizer(scan=False)
+    fast_books, slow_books = _books(), _books()
+    for i, frame in enumerate(frames):
+        got = _ingest(fast, frame, RECV + i, fast_books)
+        want = _ingest(slow, frame, RECV + i, slow_books)
+        assert got == want, frame
+        assert fast.stats == slow.stats, frame
+        assert _state(fast_books) == _state(slow_books), frame
+
+
+# -- 1. the plain frames the venue sends are taken ------------------------------------------------
+
+PLAIN_ITEMS = [
+    _item(TOKEN_A, "0.54", "12.5", "SELL"),  # an existing ask resized
+    _item(TOKEN_A, "0.53", "0", "BUY"),  # size "0" removes the level
+    _item(TOKEN_X, "0.6", "1", "SELL"),  # a token without a book: a BookDelta
+    _item(TOKEN_B, "0.47", "3", "BUY"),
+    _item(TOKEN_B, "0.49", "7.25", "sell"),
+]
+
+
+def _check_plain_applied(touched: int, books: dict[str, Book], out: list[Event]) -> None:
+    a, b = books[TOKEN_A], books[TOKEN_B]
+    assert touched == 2
+    assert out == [BookDelta(TOKEN_X, [(ASK, 600_000, 1_000_000)], STAMP, RECV)]
+    assert a.bids == {520_000: 5_000_000}
+    assert a.asks == {540_000: 12_500_000}
+    assert b.bids == {470_000: 3_000_000}
+    assert b.asks == {480_000: 1_500_000, 490_000: 7_250_000, 550_000: 100_000_000}
+    for book in (a, b):
+        assert book.seq == 2  # the snapshot, then one touch for the run of its items
+        assert book.last_recv_ms == RECV
+        assert book.source_ts_ms == STAMP
+    assert a.stale_reason is None
+    assert b.stale_reason == "test: a gap"
+
+
+def test_the_normalizer_with_scan_runs_the_compiled_scanner() -> None:
+    assert module_status("pmtape.venues.polymarket.scan") == "compiled"
+    assert PolymarketNormalizer(scan=True)._scan is price_change
+    assert PolymarketNormalizer(scan=False)._scan is None
+
+
+def test_a_plain_frame_is_applied_to_the_books() -> None:
+    books: dict[str, Book] = _books()
+    out: list[Event] = []
+    touched = price_change(_frame(PLAIN_ITEMS), RECV, books, out)
+    _check_plain_applied(touched, books, out)
+
+
+@pytest.mark.parametrize("indent", [None, 0, 2, "\t", "\r\n"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_key_order_and_whitespace_do_not_matter(indent: int | str | None, reverse: bool) -> None:
+    def order(obj: dict[str, Any]) -> dict[str, Any]:
+        return dict(reversed(obj.items())) if reverse else obj
+
+    items = [order(it) for it in PLAIN_ITEMS]
+    msg = order({"event_type": "price_change", "market": MARKET, "price_changes": items})
+    text = json.dumps({**msg, "timestamp": STAMP}, indent=indent)  # a number stamp, too
+    if indent == "\r\n":
+        text = text.replace("\n", "\r\n") + " \t\r\n"  # trailing whitespace is fine
+    books = _books()
+    out: list[Event] = []
+    touched = price_change((" \n" + text).encode(), RECV, books, out)
+    _check_plain_applied(touched, books, out)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [('"1767225600001"', STAMP), ("1767225600001", STAMP), ("null", None), ('"0"', 0)],
+)
+def test_stamps_as_strings_numbers_or_null(stamp: str, expected: int | None) -> None:
+    text = _frame(PLAIN_ITEMS[:1]).replace(b'"' + str(STAMP).encode() + b'"', stamp.encode())
+    books = _books()
+    out: list[Event] = []
+    assert price_change(text, RECV, books, out) == 1
+    assert books[TOKEN_A].source_ts_ms == (STAMP - 1_000 if expected is None else expected)
+    _both([text])
+
+
+def test_every_price_change_of_the_fake_venue_is_taken() -> None:
+    universe = SimUniverse(5, markets=15, rolling_share=0.0)
+    gen = SimGenerator(universe, 5, trade_ratio=0.1, snapshot_ratio=0.02)
+    now = universe.anchor_ms
+    gen.refresh(now)
+    wire = WireEncoder()
+    for token in [t for m in gen.active_markets for t in m.token_ids]:
+        wire.book(gen.snapshot_of(token, now))
+    frames = [_encode(msg) for i in range(200) for msg in wire.encode(gen.step(now + i, 6))]
+    plain = [f for f in frames if msgspec.json.decode(f)["event_type"] == "price_change"]
+    assert len(plain) > 100
+    for frame in plain:
+        assert price_change(frame, RECV, {}, []) >= 0, frame
+    _both(frames + [p.read_bytes() for p in sorted(FIXTURES.glob("*.frame"))])
+
+
+def test_exactly_256_items_are_taken() -> None:
+    items = [_item(TOKEN_A, f"0.{i % 90 + 10}", str(i), "BUY") for i in range(256)]
+    books = _books()
+    assert price_change(_frame(items), RECV, books, []) == 1
+    assert len(books[TOKEN_A].bids) == 90
+
+
+# -- 2. everything else is declined, untouched ----------------------------------------------------
+
+BASE = _frame([_item(TOKEN_A, "0.54", "57.99", "SELL"), _item(TOKEN_B, "0.47", "3", "BUY")])
+_A = TOKEN_A.encode()
+
+
+def _sub(old: bytes, new: bytes, base: bytes = BASE) -> bytes:
+    assert old in base, old
+    return base.replace(old, new, 1)
+
+
+def _legacy() -> bytes:
+    changes = [{"price": "0.54", "size": "57.99", "side": "SELL"}]
+    msg = {"event_type": "price_change", "asset_id": TOKEN_A, "market": MARKET, "hash": HASH}
+    return json.dumps({**msg, "timestamp": str(STAMP), "changes": changes}).encode()
+
+
+DECLINED: dict[str, bytes] = {
+    "array": b"[" + BASE + b"]",
+    "array of two": b"[" + BASE + b"," + BASE + b"]",
+    "empty array": b"[]",
+    "legacy": _legacy(),
+    "legacy asset_id beside price_changes": _sub(b'"market"', b'"asset_id":"' + _A + b'","market"'),
+    "legacy changes beside price_changes": _sub(b'"market"', b'"changes":[],"market"'),
+    "book": _sub(b'"price_change"', b'"book"'),
+    "last_trade_price": _sub(b'"price_change"', b'"last_trade_price"'),
+    "no event_type": _sub(b'"event_type":"price_change",', b""),
+    "no price_changes": b'{"event_type":"price_change","timestamp":"1"}',
+    "price_changes null": b'{"event_type":"price_change","price_changes":null}',
+    "escape in a value": _sub(b'"0.54"', b'"0\\u002e54"'),
+    "escaped slash": _sub(MARKET.encode(), b"0x\\/"),
+    "escape in a key": _sub(b'"price"', b'"pric\\u0065"'),
+    "escape in the token id": _sub(_A, b"\\u0037" + _A[1:]),
+    "non-ASCII in a value": _sub(MARKET.encode(), "0x\u00e9".encode()),
+    "non-ASCII in a key": _sub(b'"market"', '"m\u00e4rket"'.encode()),
+    "raw control character": _sub(MARKET.encode(), b"0x\t1"),
+    "number value": _sub(b'"market"', b'"x":1,"market"'),
+    "null value": _sub(b'"market"', b'"x":null,"market"'),
+    "object value": _sub(b'"market"', b'"x":{},"market"'),
+    "number value in an item": _sub(b'"hash"', b'"x":1,"hash"'),
+    "null hash in an item": _sub(b'"hash":"' + HASH.encode() + b'"', b'"hash":null'),
+    "price 0": _sub(b'"0.54"', b'"0"'),
+    "price 1": _sub(b'"0.54"', b'"1"'),
+    "price 1.5": _sub(b'"0.54"', b'"1.5"'),
+    "price -0.1": _sub(b'"0.54"', b'"-0.1"'),
+    "price 1e-3": _sub(b'"0.54"', b'"1e-3"'),
+    "price rounding to 0": _sub(b'"0.54"', b'"0.0000004"'),
+    "price rounding to 1": _sub(b'"0.54"', b'"0.9999995"'),
+    "price with a space": _sub(b'"0.54"', b'" 0.54"'),
+    "price +": _sub(b'"0.54"', b'"+0.54"'),
+    "price empty": _sub(b'"0.54"', b'""'),
+    "price dot": _sub(b'"0.54"', b'"."'),
+    "price number": _sub(b'"0.54"', b"0.54"),
+    "size -1": _sub(b'"57.99"', b'"-1"'),
+    "size 1e3": _sub(b'"57.99"', b'"1e3"'),
+    "size over 12 digits": _sub(b'"57.99"', b'"1234567890123"'),
+    "side buy?": _sub(b'"SELL"', b'"buy?"'),
+    "side Sell": _sub(b'"SELL"', b'"Sell"'),
+    "no side": _sub(b',"side":"SELL"', b""),
+    "no price": _sub(b'"price":"0.54",', b""),
+    "no size": _sub(b'"size":"57.99",', b""),
+    "no asset_id": _sub(b'"asset_id":"' + _A + b'",', b""),
+    "empty asset_id": _sub(_A, b""),
+    "empty item": _sub(b"[{", b"[{},{"),
+    "item not an object": _sub(b"[{", b'["x",{'),
+    "trailing comma in an item": _sub(b'"best_ask":"0.54"}', b'"best_ask":"0.54",}'),
+    "trailing comma in the list": _sub(b"}]", b"},]"),
+    "trailing comma at the top": BASE[:-1] + b",}",
+    "duplicate event_type": _sub(b'"market"', b'"event_type":"price_change","market"'),
+    "duplicate timestamp": _sub(b'"market"', b'"timestamp":"1","market"'),
+    "duplicate price_changes": _sub(b'"market"', b'"price_changes":[],"market"'),
+    "duplicate asset_id": _sub(b'"price":"0.54"', b'"asset_id":"' + _A + b'","price":"0.54"'),
+    "duplicate price": _sub(b'"size":"57.99"', b'"price":"0.54","size":"57.99"'),
+    "duplicate size": _sub(b'"side":"SELL"', b'"size":"1","side":"SELL"'),
+    "duplicate side": _sub(b'"hash"', b'"side":"SELL","hash"'),
+    "trailing garbage": BASE + b"x",
+    "trailing brace": BASE + b"}",
+    "trailing object": BASE + b" {}",
+    "trailing NUL": BASE + b"\x00",
+    "timestamp 0123": _sub(b'"1767225600001"', b'"0123"'),
+    "timestamp number 0123": _sub(b'"1767225600001"', b"0123"),
+    "timestamp abc": _sub(b'"1767225600001"', b'"abc"'),
+    "timestamp empty": _sub(b'"1767225600001"', b'""'),
+    "timestamp negative": _sub(b'"1767225600001"', b"-1"),
+    "timestamp float": _sub(b'"1767225600001"', b"1767225600001.5"),
+    "timestamp exponent": _sub(b'"1767225600001"', b'"1e3"'),
+    "timestamp 19 digits": _sub(b'"1767225600001"', b'"1234567890123456789"'),
+    "timestamp true": _sub(b'"1767225600001"', b"true"),
+    "timestamp nul": _sub(b'"1767225600001"', b"nul"),
+    "257 items": _frame([_item(TOKEN_A, "0.5", str(i), "BUY") for i in range(257)]),
+    "empty": b"",
+    "whitespace": b" \n",
+    "empty object": b"{}",
+}
+
+
+def test_the_base_of_the_declined_cases_is_taken() -> None:
+    assert price_change(BASE, RECV, _books(), []) == 2
+
+
+@pytest.mark.parametrize("frame", DECLINED.values(), ids=DECLINED.keys())
+def test_declined_frames_change_nothing(frame: bytes) -> None:
+    books = _books()
+    before = _state(books)
+    out: list[Event] = []
+    assert price_change(frame, RECV, books, out) == -1
+    assert out == []
+    assert _state(books) == before
+    _both([frame])  # and the general path decides for both normalizers alike
+
+
+def test_every_truncation_is_declined() -> None:
+    books = _books()
+    before = _state(books)
+    out: list[Event] = []
+    for cut in range(len(BASE)):
+        assert price_change(BASE[:cut], RECV, books, out) == -1, BASE[:cut]
+    assert out == []
+    assert _state(books) == before
+    _both([BASE[:cut] for cut in range(0, len(BASE), 7)])
+
+
+# -- 3. generated frames: the scanner and the general path agree ----------------------------------
+
+Pairs = list[tuple[str, str]]  # an object's (key, value) pairs, both as JSON text
+
+WS = ["", "", "", " ", "\n", "\t", "\r\n  "]
+GOOD_PRICES = ["0.01", "0.47", "0.48", "0.52", "0.53", "0.54", "0.55", "0.999", ".5", "00.46"]
+GOOD_SIZES = ["0", "0", "1", "3", "57.99", "100.5", "0.000001", "12345678.1234565", "0.0", "5."]
+GOOD_SIDES = ["BUY", "SELL", "buy", "sell"]
+BAD_PRICES = ["0", "1", "1.5", "-0.1", "1e-3", "", " 0.5", "+0.5", "0.0000004", "0.9999995",
+              "abc", ".", "0,5", "NaN", "Infinity", "1234567890123.5", "5e-1", "0.5 "]  # fmt: skip
+BAD_SIZES = ["-1", "1e3", "", ".", " 1", "1,5", "inf", "10000000000000", "-0", "+2", "2E0"]
+BAD_SIDES = ["buy?", "Buy", "", "BID", "sell ", "ASK"]
+BAD_STAMPS = ['"0123"', '"abc"', '""', "-5", "1.5", '"1e3"', '" 12"', '"-1"', '"+1"', "true",
+              '"1234567890123456789"', "12345678901234567890", "0123", "[]", '"null"']  # fmt: skip
+NON_STRINGS = ["1", "null", "true", "false", "[]", "{}", "1.5", '["a"]', '{"a":"b"}', "-0"]
+OTHER_TYPES = ["book", "last_trade_price", "tick_size_change", "best_bid_ask", "new_market",
+               "market_resolved", "surprise", "Price_change", ""]  # fmt: skip
+TOKENS = [TOKEN_A, TOKEN_A, TOKEN_B, TOKEN_X, TOKEN_Y]
+FIELDS = ["asset_id", "price", "size", "side"]
+SMALL_ITEM = [('"price"', '"0.5"'), ('"size"', '"1"'), ('"side"', '"BUY"')]
+ITEM_MUTATIONS = {
+    "bad_price", "bad_size", "bad_side", "drop_field", "empty_id", "dup_field",
+    "item_non_string", "item_escape", "item_non_ascii",
+}  # fmt: skip
+MUTATIONS = ["none"] * 16 + sorted(ITEM_MUTATIONS) + [
+    # the top level
+    "bad_stamp", "top_non_string", "dup_top", "legacy_beside", "legacy", "other_type",
+    "no_type", "no_list", "list_null", "top_escape", "top_non_ascii",
+    # the bytes
+    "array", "array2", "garbage", "truncate", "flip", "flip", "many",
+]  # fmt: skip
+
+
+def _q(text: str) -> str:
+    return json.dumps(text)
+
+
+def _escape(draw: st.DrawFn, value: str) -> str:
+    """A JSON string text with one character written as an escape (same decoded string)."""
+    body = value[1:-1]
+    if not body:
+        return '"\\/"'
+    at = draw(st.integers(0, len(body) - 1))
+    return '"' + body[:at] + f"\\u{ord(body[at]):04x}" + body[at + 1 :] + '"'
+
+
+def _obj(draw: st.DrawFn, pairs: Pairs) -> str:
+    ws = st.sampled_from(WS)
+    body = ",".join(f"{draw(ws)}{k}{draw(ws)}:{draw(ws)}{v}{draw(ws)}" for k, v in pairs)
+    return "{" + (body or draw(ws)) + "}"
+
+
+@st.composite
+def _items(draw: st.DrawFn) -> list[Pairs]:
+    items: list[Pairs] = []
+    for token in draw(st.lists(st.sampled_from(TOKENS), max_size=6)):  # runs like A,A,B,A
+        pairs = [
+            ('"asset_id"', _q(token)),
+            ('"price"', _q(draw(st.sampled_from(GOOD_PRICES)))),
+            ('"size"', _q(draw(st.sampled_from(GOOD_SIZES)))),
+            ('"side"', _q(draw(st.sampled_from(GOOD_SIDES)))),
+        ]
+        if draw(st.booleans()):  # the fields the venue adds, which nobody reads
+            pairs += [('"hash"', _q(HASH)), ('"best_bid"', '"0.53"'), ('"best_ask"', '"0.54"')]
+        items.append(draw(st.permutations(pairs)))
+    return items
+
+
+def _mutate_item(draw: st.DrawFn, mutation: str, items: list[Pairs]) -> None:
+    pairs = items[draw(st.integers(0, len(items) - 1))]
+    field = f'"{draw(st.sampled_from(FIELDS))}"'
+    at = next((i for i, (k, _) in enumerate(pairs) if k == field), 0)
+    if mutation == "bad_price":
+        pairs[:] = [(k, _q(draw(st.sampled_from(BAD_PRICES))) if k == '"price"' else v)
+                    for k, v in pairs]  # fmt: skip
+    elif mutation == "bad_size":
+        pairs[:] = [(k, _q(draw(st.sampled_from(BAD_SIZES))) if k == '"size"' else v)
+                    for k, v in pairs]  # fmt: skip
+    elif mutation == "bad_side":
+        pairs[:] = [(k, _q(draw(st.sampled_from(BAD_SIDES))) if k == '"side"' else v)
+                    for k, v in pairs]  # fmt: skip
+    elif mutation == "drop_field":
+        del pairs[at]
+    elif mutation == "empty_id":
+        pairs[:] = [(k, '""' if k == '"asset_id"' else v) for k, v in pairs]
+    elif mutation == "dup_field":
+        again = draw(st.sampled_from([pairs[at][1], '"0.5"', '"1"', '"BUY"', _q(TOKEN_B)]))
+        pairs.insert(draw(st.integers(0, len(pairs))), (pairs[at][0], again))
+    elif mutation == "item_non_string":
+        value = draw(st.sampled_from(NON_STRINGS))
+        pairs.insert(draw(st.integers(0, len(pairs))), ('"x"', value))
+    elif mutation == "item_escape":  # msgspec reads it as the same text; the scanner declines
+        k, v = pairs[at]
+        pairs[at] = (_escape(draw, k), v) if draw(st.booleans()) else (k, _escape(draw, v))
+    elif mutation == "item_non_ascii":
+        pairs.append(('"note"', draw(st.sampled_from(['"\u00e9"', '"\u20ac5"', '"\U0001f600"']))))
+
+
+def _mutate_top(draw: st.DrawFn, mutation: str, top: Pairs) -> Pairs:
+    if mutation == "bad_stamp":
+        stamp = ('"timestamp"', draw(st.sampled_from(BAD_STAMPS)))
+        return [p for p in top if p[0] != '"timestamp"'] + [stamp]
+    if mutation == "top_non_string":
+        return [*top, ('"x"', draw(st.sampled_from(NON_STRINGS)))]
+    if mutation == "dup_top":
+        return [*top, draw(st.sampled_from(top))]
+    if mutation == "legacy_beside":
+        return [*top, ('"asset_id"', _q(draw(st.sampled_from(TOKENS))))]
+    if mutation == "legacy":  # the pre-2025-09-15 form: one asset, top-level "changes"
+        renamed = [('"changes"' if k == '"price_changes"' else k, v) for k, v in top]
+        return [*renamed, ('"asset_id"', _q(draw(st.sampled_from(TOKENS))))]
+    if mutation == "other_type":
+        return [(k, _q(draw(st.sampled_from(OTHER_TYPES))) if k == '"event_type"' else v)
+                for k, v in top]  # fmt: skip
+    if mutation == "no_type":
+        return [p for p in top if p[0] != '"event_type"']
+    if mutation == "no_list":
+        return [p for p in top if p[0] != '"price_changes"']
+    if mutation == "list_null":
+        return [(k, "null" if k == '"price_changes"' else v) for k, v in top]
+    if mutation == "top_escape":
+        at = draw(st.integers(0, len(top) - 1))
+        k, v = top[at]
+        in_key = v[0] != '"' or draw(st.booleans())
+        top[at] = (_escape(draw, k), v) if in_key else (k, _escape(draw, v))
+    if mutation == "top_non_ascii":
+        return [*top, ('"market"', '"0x\u00e9"')]
+    return top
+
+
+@st.composite
+def _frames(draw: st.DrawFn) -> bytes:
+    """One frame: a plain price_change, shuffled and spaced, or one mutation of it."""
+    items = draw(_items())
+    mutation = draw(st.sampled_from(MUTATIONS))
+    if items and mutation in ITEM_MUTATIONS:
+        _mutate_item(draw, mutation, items)
+    texts = [_obj(draw, pairs) for pairs in items]
+    if mutation == "many":  # around the 256-item limit
+        texts = texts or [_obj(draw, [('"asset_id"', _q(TOKEN_A)), *SMALL_ITEM])]
+        texts = [texts[i % len(texts)] for i in range(draw(st.integers(250, 262)))]
+    ws = draw(st.sampled_from(WS))
+    top: Pairs = [
+        ('"event_type"', '"price_change"'),
+        ('"price_changes"', f"[{ws}{','.join(texts)}{ws}]"),
+    ]
+    if draw(st.booleans()):
+        top.append(('"market"', _q(MARKET)))
+    stamp = draw(st.sampled_from(["string", "string", "number", "null", "none"]))
+    value = str(draw(st.integers(0, 10**18 - 1)))
+    if stamp != "none":
+        top.append(('"timestamp"', {"string": _q(value), "number": value}.get(stamp, "null")))
+    extra = draw(st.lists(st.sampled_from(['"id"', '"x"', '""', '"assets_ids"']), max_size=2))
+    value = draw(st.sampled_from(["0x12", "", "\x7f", " a b ", "{[1]}", "null"]))
+    top += [(k, _q(value)) for k in extra]  # unknown keys with string values are fine
+    top = _mutate_top(draw, mutation, draw(st.permutations(top)))
+    frame = (draw(st.sampled_from(WS)) + _obj(draw, top) + draw(st.sampled_from(WS))).encode()
+    if mutation == "array":
+        return b"[" + frame + b"]"
+    if mutation == "array2":
+        return b"[" + frame + b"," + frame + b"]"
+    if mutation == "garbage":
+        return frame + draw(st.sampled_from([b"x", b"}", b",", b"{}", b"]", b"\x00", b"\xff"]))
+    if mutation == "truncate" and frame:
+        return frame[: draw(st.integers(0, len(frame) - 1))]
+    if mutation == "flip" and frame:
+        at = draw(st.integers(0, len(frame) - 1))
+        return frame[:at] + bytes([draw(st.integers(0, 255))]) + frame[at + 1 :]
+    return frame
+
+
+def test_the_scanner_and_the_general_path_agree_on_generated_frames() -> None:
+    tally: Counter[str] = Counter()
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(_frames(), min_size=1, max_size=6))
+    def check(frames: list[bytes]) -> None:
+        for frame in frames:  # what the scanner makes of each frame on its own
+            books = _books()
+            before = _state(books)
+            out: list[Event] = []
+            touched = price_change(frame, RECV, books, out)
+            if touched < 0:  # declined: nothing changed, nothing emitted
+                assert out == []
+                assert _state(books) == before
+            tally["accepted" if touched >= 0 else "declined"] += 1
+        _both(frames)
+
+    check()
+    total = tally.total()
+    assert total >= 300
+    assert tally["accepted"] >= total // 4, tally  # not vacuous: many frames were scanned...
+    assert tally["declined"] >= total // 4, tally  # ...and many left to the general path
+
+
+# -- 4. numbers: the scanner reads them as parse_e6_plain -----------------------------------------
+
+DECIMALS = st.one_of(
+    st.text(alphabet="0123456789.", max_size=18),
+    st.from_regex(r"0?\.[0-9]{1,10}", fullmatch=True),
+    st.from_regex(r"[0-9]{1,14}(\.[0-9]{0,10})?", fullmatch=True),
+)
+
+
+def test_the_scanner_reads_plain_decimals_as_parse_e6_plain() -> None:
+    tally: Counter[str] = Counter()
+
+    @settings(max_examples=300, deadline=None)
+    @given(DECIMALS, DECIMALS, st.sampled_from(["BUY", "SELL"]))
+    @example("0.0000005", "0.0000005", "BUY")  # the seventh decimal rounds half up
+    @example("0.9999994", "999999999999.9999995", "SELL")
+    @example("0.9999995", "1", "BUY")  # rounds to 1: not a price
+    @example("0.1234565", "0.00000049", "SELL")  # rounds to size 0: removes the level
+    @example("00.5", "5.", "BUY")
+    @example(".5", "0.5000000000000000000009", "SELL")
+    @example("0.5", "1234567890123", "BUY")  # 13 whole digits: parse_e6_plain does not answer
+    def check(price: str, size: str, side: str) -> None:
+        px, sz = parse_e6_plain(price), parse_e6_plain(size)
+        side_id = BID if side == "BUY" else ASK
+        books = {TOKEN_A: Book(50)}
+        out: list[Event] = []
+        items = [_item(TOKEN_A, price, size, side), _item(TOKEN_X, price, size, side)]
+        touched = price_change(_frame(items), RECV, books, out)
+        # It takes exactly the frames whose numbers parse_e6_plain reads as a price and a size.
+        assert touched == (1 if 0 < px < 1_000_000 and sz >= 0 else -1)
+        if touched < 0:
+            assert out == []
+            assert books[TOKEN_A].seq == 0
+            return
+        tally["accepted"] += 1
+        levels = books[TOKEN_A].bids if side_id == BID else books[TOKEN_A].asks
+        assert levels == ({px: sz} if sz else {})
+        assert out == [BookDelta(TOKEN_X, [(side_id, px, sz)], STAMP, RECV)]
+
+    check()
+    assert tally["accepted"] >= 50, tally
