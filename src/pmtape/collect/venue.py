@@ -82,6 +82,8 @@ class VenueCollector:
         self._state_poll_s = state_poll_s
         self._scores: dict[str, float] | None = None
         self._scores_checked = float("-inf")
+        self._retired_applied = 0  # how many retired instruments the universe already left out
+        self._tiers_applied: dict[str, str] = {}
 
     # -- receive path (called by the session on the loop, never awaits) -------------------
 
@@ -138,7 +140,7 @@ class VenueCollector:
         last_state = float("-inf")
         while True:
             now = mono_s()
-            if now - last_state >= self._state_poll_s or self.state.retired:
+            if now - last_state >= self._state_poll_s or self._retired_pending():
                 last_state = now
                 self._refresh_universe(now)
             await self._apply_targets(now)
@@ -153,7 +155,8 @@ class VenueCollector:
                 self._scores = scores
                 changed = True
         retired = self.state.retired
-        if changed or retired:
+        if changed or self._retired_pending():
+            self._retired_applied = len(retired)
             insts = [i for i in self.active.instruments() if i.instrument_key not in retired]
             self.instruments = {i.instrument_key: i for i in insts}
             self.scheduler.update_universe(insts, self._scores)
@@ -164,6 +167,11 @@ class VenueCollector:
             self._log_event(
                 "universe", instruments=len(insts), retired=len(retired), hot=self.hot_source
             )
+
+    def _retired_pending(self) -> bool:
+        # Markets closed since the universe was last rebuilt (the set only grows). Rebuilding
+        # the universe costs milliseconds: once per change, not every schedule pass.
+        return len(self.state.retired) != self._retired_applied
 
     async def _apply_targets(self, now: float) -> None:
         targets = self.scheduler.targets(now)
@@ -186,7 +194,9 @@ class VenueCollector:
             self._log_event(
                 "subscriptions", added=len(add), removed=len(drop), total=len(subscribed)
             )
-        self._retier(tiers)
+        if add or drop or tiers != self._tiers_applied:
+            self._retier(tiers)  # walks every subscribed book: only when something changed
+            self._tiers_applied = tiers
 
     def _log_event(self, kind: str, **fields: Any) -> None:
         if self.event_log is not None:

@@ -17,6 +17,7 @@ Compiled by Cython only (``setup.py``); without the extension the general path d
 
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.stdint cimport uint64_t
+from libc.stdlib cimport realloc
 from libc.string cimport memcmp, memcpy
 
 from pmtape.core.book cimport Book
@@ -24,7 +25,7 @@ from pmtape.core.book cimport Book
 from pmtape.core.events import BookDelta
 
 cdef enum:
-    MAX_ITEMS = 256
+    MAX_ITEMS = 65536  # in one frame; more goes the general way
 
 cdef struct Item:
     Py_ssize_t key_at
@@ -32,6 +33,42 @@ cdef struct Item:
     long long px
     long long sz
     long side
+
+
+cdef struct Msg:
+    Py_ssize_t first  # its items in the buffer
+    Py_ssize_t count
+    long long stamp  # -1: none
+
+
+# The items and messages of the frame being read: grown as needed, never shrunk. The scanner
+# runs under the GIL and calls nothing that could scan another frame meanwhile.
+cdef Item* _items = NULL
+cdef Py_ssize_t _items_cap = 0
+cdef Msg* _msgs = NULL
+cdef Py_ssize_t _msgs_cap = 0
+cdef dict _NO_BOOKS = {}
+
+
+cdef int _reserve(Py_ssize_t items, Py_ssize_t msgs) except -1:
+    global _items, _items_cap, _msgs, _msgs_cap
+    cdef Py_ssize_t cap
+    cdef void* mem
+    if items > _items_cap:
+        cap = max(items, 2 * _items_cap, 64)
+        mem = realloc(_items, cap * sizeof(Item))
+        if mem is NULL:
+            raise MemoryError()
+        _items = <Item*>mem
+        _items_cap = cap
+    if msgs > _msgs_cap:
+        cap = max(msgs, 2 * _msgs_cap, 16)
+        mem = realloc(_msgs, cap * sizeof(Msg))
+        if mem is NULL:
+            raise MemoryError()
+        _msgs = <Msg*>mem
+        _msgs_cap = cap
+    return 0
 
 
 cdef inline Py_ssize_t _ws(const unsigned char* p, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
@@ -198,27 +235,12 @@ cdef Py_ssize_t _item(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Item* 
         return -1
 
 
-def price_change(bytes payload, object ts_recv_ms, dict books, list out):
-    """Apply one plain ``price_change`` frame to ``books``; return the books touched, or -1.
-
-    Items of tokens not in ``books`` are appended to ``out`` as ``BookDelta`` events; -1
-    means the frame is not in the plain form and nothing was changed.
-    """
-    cdef const unsigned char* p = payload
-    cdef Py_ssize_t n = len(payload)
-    cdef Item items[MAX_ITEMS]
-    cdef Py_ssize_t count = 0, i, k, kn, v, j
-    cdef long long stamp = -1
+cdef Py_ssize_t _message(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Msg* m) except -2:
+    """Read one price_change object from ``p[i] == '{'`` (its items into the buffer, after
+    ``m.first``); return the index after it, or -1 if it is not in the plain form."""
+    cdef Py_ssize_t k, kn, v, count = m.first
     cdef bint typed = False, listed = False, stamped = False
-    cdef Item* it
-    cdef Item* prev
-    cdef Book book = None
-    cdef list changes = None
-    cdef Py_ssize_t touched = 0
-
-    i = _ws(p, 0, n)
-    if i >= n or p[i] != 123:  # '{'; arrays (bursts, dumps) go the general way
-        return -1
+    m.stamp = -1
     i = _ws(p, i + 1, n)
     while True:
         i = _key(p, i, n, &k, &kn)
@@ -235,7 +257,8 @@ def price_change(bytes payload, object ts_recv_ms, dict books, list out):
                 while True:
                     if count == MAX_ITEMS or i >= n or p[i] != 123:
                         return -1
-                    i = _item(p, i, n, &items[count])
+                    _reserve(count + 1, 0)
+                    i = _item(p, i, n, &_items[count])
                     if i < 0:
                         return -1
                     count += 1
@@ -258,8 +281,8 @@ def price_change(bytes payload, object ts_recv_ms, dict books, list out):
                 i = _string(p, v, n)
                 if i < 0:
                     return -1
-                stamp = _digits(p + v, i - v)
-                if stamp < 0:
+                m.stamp = _digits(p + v, i - v)
+                if m.stamp < 0:
                     return -1
                 i += 1
             elif n - i >= 4 and memcmp(p + i, b"null", 4) == 0:
@@ -268,8 +291,8 @@ def price_change(bytes payload, object ts_recv_ms, dict books, list out):
                 v = i
                 while i < n and 48 <= p[i] <= 57:
                     i += 1
-                stamp = _digits(p + v, i - v)
-                if stamp < 0:
+                m.stamp = _digits(p + v, i - v)
+                if m.stamp < 0:
                     return -1
         else:
             if p[i] != 34:
@@ -292,17 +315,31 @@ def price_change(bytes payload, object ts_recv_ms, dict books, list out):
             i = _ws(p, i + 1, n)
             continue
         if p[i] == 125:
-            i = _ws(p, i + 1, n)
             break
         return -1
-    if i != n or not typed or not listed:
+    if not typed or not listed:
         return -1
+    m.count = count - m.first
+    return i + 1
 
-    # The whole frame is plain: apply it. One touch per run of one token's items.
-    ts = stamp if stamp >= 0 else None
-    for j in range(count):
-        it = &items[j]
-        if j == 0 or it.key_len != prev.key_len or memcmp(p + it.key_at, p + prev.key_at, it.key_len) != 0:
+
+cdef Py_ssize_t _apply(
+    const unsigned char* p, Msg* m, dict books, object ts_recv_ms, list out
+) except -1:
+    """Apply one read message; one touch per run of one token's items. Return books touched."""
+    cdef Py_ssize_t j, touched = 0
+    cdef Item* it
+    cdef Item* prev = NULL
+    cdef Book book = None
+    cdef list changes = None
+    ts = m.stamp if m.stamp >= 0 else None
+    for j in range(m.first, m.first + m.count):
+        it = &_items[j]
+        if (
+            prev is NULL
+            or it.key_len != prev.key_len
+            or memcmp(p + it.key_at, p + prev.key_at, it.key_len) != 0
+        ):
             if book is not None:
                 book.touch(ts_recv_ms, ts)
             key = PyUnicode_DecodeASCII(<const char*>p + it.key_at, it.key_len, NULL)
@@ -319,4 +356,56 @@ def price_change(bytes payload, object ts_recv_ms, dict books, list out):
         prev = it
     if book is not None:
         book.touch(ts_recv_ms, ts)
+    return touched
+
+
+def price_change(bytes payload, object ts_recv_ms, dict books, list out):
+    """Apply a plain ``price_change`` frame to ``books``; return the books touched, or -1.
+
+    The frame is one message or an array of them (a burst). Items of tokens not in ``books``
+    are appended to ``out`` as ``BookDelta`` events, and once one is, the rest of the frame's
+    items too (books see the frame's events in order, as in ``PolymarketNormalizer.ingest``).
+    -1 means the frame is not in the plain form and nothing was changed.
+    """
+    cdef const unsigned char* p = payload
+    cdef Py_ssize_t n = len(payload)
+    cdef Py_ssize_t i, nmsgs = 0, touched = 0, m
+    _reserve(0, 1)
+    i = _ws(p, 0, n)
+    if i >= n:
+        return -1
+    if p[i] == 123:  # '{': one message
+        _msgs[0].first = 0
+        i = _message(p, i, n, &_msgs[0])
+        if i < 0:
+            return -1
+        nmsgs = 1
+    elif p[i] == 91:  # '[': a burst (an empty one goes the general way)
+        i = _ws(p, i + 1, n)
+        while True:
+            if i >= n or p[i] != 123:
+                return -1
+            _reserve(0, nmsgs + 1)
+            _msgs[nmsgs].first = 0 if nmsgs == 0 else _msgs[nmsgs - 1].first + _msgs[nmsgs - 1].count
+            i = _message(p, i, n, &_msgs[nmsgs])
+            if i < 0:
+                return -1
+            nmsgs += 1
+            i = _ws(p, i, n)
+            if i >= n:
+                return -1
+            if p[i] == 44:
+                i = _ws(p, i + 1, n)
+                continue
+            if p[i] == 93:
+                i += 1
+                break
+            return -1
+    else:
+        return -1
+    if _ws(p, i, n) != n:
+        return -1
+    # The whole frame is plain: apply it, message by message.
+    for m in range(nmsgs):
+        touched += _apply(p, &_msgs[m], books if not out else _NO_BOOKS, ts_recv_ms, out)
     return touched
