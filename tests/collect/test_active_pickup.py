@@ -46,3 +46,27 @@ async def test_new_snapshot_is_picked_up_and_a_corrupt_one_ignored(tmp_path: Pat
         stop.set()
         summary = await run
     assert summary.fatal is None
+
+
+@pytest.mark.asyncio
+async def test_a_closed_market_rebuilds_the_universe_once_not_every_pass(tmp_path: Path) -> None:
+    cfg = fast_config(tmp_path / "data")
+    adapters = adapters_for(cfg)
+    await discover_once(cfg.data_dir, adapters)
+    collector = Collector(cfg, adapters, capture=False)
+    venue = collector.venues["sim"]
+    stop = asyncio.Event()
+    run = asyncio.create_task(collector.run_until(stop, 30))
+    try:
+        await eventually(lambda: len(venue.state.by_key) > 0)
+        gone = next(iter(venue.state.by_key))
+        before = venue.counters["universe_updates"]
+        venue.state.retired.add(gone)  # what a market_resolved event does
+        await eventually(lambda: gone not in venue.instruments)
+        assert venue.counters["universe_updates"] == before + 1
+        await asyncio.sleep(2.5)  # two more schedule passes: nothing new, no rebuild
+        assert venue.counters["universe_updates"] == before + 1
+    finally:
+        stop.set()
+        summary = await run
+    assert summary.fatal is None
