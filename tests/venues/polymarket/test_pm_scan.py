@@ -596,3 +596,48 @@ def test_the_scanner_reads_plain_decimals_as_parse_e6_plain() -> None:
 
     check()
     assert tally["accepted"] >= 50, tally
+
+
+def test_the_fake_venues_bursts_of_books_trades_and_changes_are_taken_as_msgspec_would() -> None:
+    from pmtape.collect.state import VenueBooks
+    from pmtape.core.instrument import Instrument
+
+    universe = SimUniverse(9, markets=12, rolling_share=0.0)
+    gen = SimGenerator(universe, 9, trade_ratio=0.3, snapshot_ratio=0.05)
+    now = universe.anchor_ms
+    gen.refresh(now)
+    wire = WireEncoder()
+    dumps = [
+        _encode(wire.book(gen.snapshot_of(t, now))) for m in gen.active_markets for t in m.token_ids
+    ]
+    msgs = [_encode(msg) for i in range(300) for msg in wire.encode(gen.step(now + i, 6))]
+    kinds = Counter(msgspec.json.decode(m)["event_type"] for m in msgs)
+    assert min(kinds[k] for k in ("book", "last_trade_price", "price_change")) > 0, kinds
+    # Bursts as the fake sends them: consecutive messages in one JSON array.
+    frames = [b"[" + b",".join(dumps[i : i + 7]) + b"]" for i in range(0, len(dumps), 7)]
+    frames += [b"[" + b",".join(msgs[i : i + 9]) + b"]" for i in range(0, len(msgs), 9)] + msgs
+    plain_kinds = {"book", "last_trade_price", "price_change"}
+    for frame in frames:
+        decoded = msgspec.json.decode(frame)
+        if {
+            m["event_type"] for m in (decoded if isinstance(decoded, list) else [decoded])
+        } <= plain_kinds:
+            assert price_change(frame, RECV, {}, []) >= 0, frame[:200]
+    insts = [
+        Instrument(venue="polymarket", market_id=m.market_id, instrument_id=t, poll_key=t)
+        for m in gen.active_markets
+        for t in m.token_ids
+    ]
+    runs = []
+    for scan in (True, False):
+        state = VenueBooks("polymarket", PolymarketNormalizer(scan=scan), 50, None)
+        state.add(insts)
+        for i, frame in enumerate(frames):
+            state.apply_frame(frame, RECV + i)
+        runs.append(state)
+    fast, slow = runs
+    assert fast.normalizer.stats == slow.normalizer.stats
+    assert fast.counters == slow.counters
+    assert fast.counters["trades"] > 0
+    assert _state(fast.books) == _state(slow.books)
+    assert fast.trades.to_table().equals(slow.trades.to_table())

@@ -17,12 +17,12 @@ Compiled by Cython only (``setup.py``); without the extension the general path d
 
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport realloc
+from libc.stdlib cimport qsort, realloc
 from libc.string cimport memcmp, memcpy
 
 from pmtape.core.book cimport Book
 
-from pmtape.core.events import BookDelta
+from pmtape.core.events import BookDelta, BookSnapshot, Trade
 
 cdef enum:
     MAX_ITEMS = 65536  # in one frame; more goes the general way
@@ -36,9 +36,27 @@ cdef struct Item:
 
 
 cdef struct Msg:
-    Py_ssize_t first  # its items in the buffer
+    int kind  # PRICE_CHANGE, BOOK or TRADE
+    Py_ssize_t first  # price_change: its items in the buffer
     Py_ssize_t count
+    Py_ssize_t bid_first  # book: its levels in the buffer (Item.key_at: the wire order)
+    Py_ssize_t bid_count
+    Py_ssize_t ask_first
+    Py_ssize_t ask_count
+    Py_ssize_t key_at  # book, trade: the token id
+    Py_ssize_t key_len
+    long long px  # trade
+    long long sz
+    long side  # trade: -1 none, 0 buy, 1 sell
+    Py_ssize_t hash_at  # trade: -1 none
+    Py_ssize_t hash_len
     long long stamp  # -1: none
+
+
+cdef enum:
+    PRICE_CHANGE = 0
+    BOOK = 1
+    TRADE = 2
 
 
 # The items and messages of the frame being read: grown as needed, never shrunk. The scanner
@@ -235,47 +253,126 @@ cdef Py_ssize_t _item(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Item* 
         return -1
 
 
-cdef Py_ssize_t _message(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Msg* m) except -2:
-    """Read one price_change object from ``p[i] == '{'`` (its items into the buffer, after
-    ``m.first``); return the index after it, or -1 if it is not in the plain form."""
-    cdef Py_ssize_t k, kn, v, count = m.first
-    cdef bint typed = False, listed = False, stamped = False
+cdef Py_ssize_t _level(
+    const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Item* it, Py_ssize_t order
+) noexcept nogil:
+    """Read one book level ``{"price": .., "size": ..}`` from ``p[i] == '{'``; -1 if not plain."""
+    cdef Py_ssize_t k, kn, v, vn
+    cdef int seen = 0
+    it.key_at = order
+    i = _ws(p, i + 1, n)
+    while True:
+        i = _key(p, i, n, &k, &kn)
+        if i < 0 or p[i] != 34:
+            return -1
+        v = i + 1
+        i = _string(p, v, n)
+        if i < 0:
+            return -1
+        vn = i - v
+        if _is(p, k, kn, b"price", 5):
+            if seen & 1:
+                return -1
+            seen |= 1
+            it.px = _e6(p + v, vn)
+            if it.px <= 0 or it.px >= 1000000:
+                return -1
+        elif _is(p, k, kn, b"size", 4):
+            if seen & 2:
+                return -1
+            seen |= 2
+            it.sz = _e6(p + v, vn)
+            if it.sz < 0:
+                return -1
+        i = _ws(p, i + 1, n)
+        if i >= n:
+            return -1
+        if p[i] == 44:
+            i = _ws(p, i + 1, n)
+            continue
+        if p[i] == 125 and seen == 3:
+            return i + 1
+        return -1
+
+
+cdef Py_ssize_t _list(
+    const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Py_ssize_t* count, bint levels
+) except -2:
+    """Read an array of items (or book levels) from ``p[i] == '['`` into the buffer from
+    ``count``; return the index after it, or -1."""
+    cdef Py_ssize_t order = 0
+    if p[i] != 91:  # '['
+        return -1
+    i = _ws(p, i + 1, n)
+    if i < n and p[i] == 93:
+        return i + 1
+    while True:
+        if count[0] == MAX_ITEMS or i >= n or p[i] != 123:
+            return -1
+        _reserve(count[0] + 1, 0)
+        if levels:
+            i = _level(p, i, n, &_items[count[0]], order)
+        else:
+            i = _item(p, i, n, &_items[count[0]])
+        if i < 0:
+            return -1
+        count[0] += 1
+        order += 1
+        i = _ws(p, i, n)
+        if i >= n:
+            return -1
+        if p[i] == 44:
+            i = _ws(p, i + 1, n)
+            continue
+        if p[i] == 93:
+            return i + 1
+        return -1
+
+
+cdef Py_ssize_t _message(
+    const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Msg* m, Py_ssize_t* count
+) except -2:
+    """Read one message from ``p[i] == '{'`` (a plain price_change, book or last_trade_price;
+    items and levels into the buffer from ``count``); return the index after it, or -1."""
+    cdef Py_ssize_t k, kn, v, vn, start
+    cdef int seen = 0  # bits: type, changes, stamp, token, price, size, side, hash, bids, asks
+    m.kind = -1
     m.stamp = -1
+    m.side = -1
+    m.hash_at = -1
+    m.key_len = 0
     i = _ws(p, i + 1, n)
     while True:
         i = _key(p, i, n, &k, &kn)
         if i < 0:
             return -1
         if _is(p, k, kn, b"price_changes", 13):
-            if listed or p[i] != 91:  # '['
+            if seen & 2:
                 return -1
-            listed = True
-            i = _ws(p, i + 1, n)
-            if i < n and p[i] == 93:  # ']'
-                i += 1
-            else:
-                while True:
-                    if count == MAX_ITEMS or i >= n or p[i] != 123:
-                        return -1
-                    _reserve(count + 1, 0)
-                    i = _item(p, i, n, &_items[count])
-                    if i < 0:
-                        return -1
-                    count += 1
-                    i = _ws(p, i, n)
-                    if i >= n:
-                        return -1
-                    if p[i] == 44:
-                        i = _ws(p, i + 1, n)
-                        continue
-                    if p[i] == 93:
-                        i += 1
-                        break
+            seen |= 2
+            m.first = count[0]
+            i = _list(p, i, n, count, False)
+            m.count = count[0] - m.first
+        elif _is(p, k, kn, b"bids", 4) or _is(p, k, kn, b"asks", 4):
+            start = count[0]
+            if p[k] == 98:  # bids
+                if seen & 256:
                     return -1
+                seen |= 256
+                m.bid_first = start
+                i = _list(p, i, n, count, True)
+                m.bid_count = count[0] - start
+            else:
+                if seen & 512:
+                    return -1
+                seen |= 512
+                m.ask_first = start
+                i = _list(p, i, n, count, True)
+                m.ask_count = count[0] - start
         elif _is(p, k, kn, b"timestamp", 9):
-            if stamped:
+            if seen & 4:
                 return -1
-            stamped = True
+            seen |= 4
             if p[i] == 34:
                 v = i + 1
                 i = _string(p, v, n)
@@ -301,13 +398,58 @@ cdef Py_ssize_t _message(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Msg
             i = _string(p, v, n)
             if i < 0:
                 return -1
-            if _is(p, k, kn, b"event_type", 10):
-                if typed or not _is(p, v, i - v, b"price_change", 12):
-                    return -1
-                typed = True
-            elif _is(p, k, kn, b"asset_id", 8) or _is(p, k, kn, b"changes", 7):
-                return -1  # the legacy one-asset form
+            vn = i - v
             i += 1
+            if _is(p, k, kn, b"event_type", 10):
+                if seen & 1:
+                    return -1
+                seen |= 1
+                if _is(p, v, vn, b"price_change", 12):
+                    m.kind = PRICE_CHANGE
+                elif _is(p, v, vn, b"book", 4):
+                    m.kind = BOOK
+                elif _is(p, v, vn, b"last_trade_price", 16):
+                    m.kind = TRADE
+                else:
+                    return -1
+            elif _is(p, k, kn, b"asset_id", 8):
+                if seen & 8:
+                    return -1
+                seen |= 8
+                m.key_at = v
+                m.key_len = vn
+            elif _is(p, k, kn, b"price", 5):
+                if seen & 16:
+                    return -1
+                seen |= 16
+                m.px = _e6(p + v, vn)
+            elif _is(p, k, kn, b"size", 4):
+                if seen & 32:
+                    return -1
+                seen |= 32
+                m.sz = _e6(p + v, vn)
+            elif _is(p, k, kn, b"side", 4):
+                if seen & 64:
+                    return -1
+                seen |= 64
+                if _is(p, v, vn, b"BUY", 3) or _is(p, v, vn, b"buy", 3):
+                    m.side = 0
+                elif _is(p, v, vn, b"SELL", 4) or _is(p, v, vn, b"sell", 4):
+                    m.side = 1
+            elif _is(p, k, kn, b"transaction_hash", 16):
+                if seen & 128:
+                    return -1
+                seen |= 128
+                m.hash_at = v
+                m.hash_len = vn
+            elif (
+                _is(p, k, kn, b"changes", 7)
+                or _is(p, k, kn, b"buys", 4)
+                or _is(p, k, kn, b"sells", 5)
+            ):
+                return -1  # the legacy forms
+        if i < 0:
+            return -1
         i = _ws(p, i, n)
         if i >= n:
             return -1
@@ -317,10 +459,45 @@ cdef Py_ssize_t _message(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Msg
         if p[i] == 125:
             break
         return -1
-    if not typed or not listed:
+    if m.kind == PRICE_CHANGE:
+        if not seen & 2 or seen & 8:  # no items, or the legacy one-asset form
+            return -1
+    elif m.kind == BOOK:
+        if m.key_len == 0 or (seen & 768) != 768:
+            return -1
+    elif m.kind == TRADE:
+        if m.key_len == 0 or not seen & 16 or not seen & 32:
+            return -1
+        if m.px <= 0 or m.px >= 1000000 or m.sz <= 0:
+            return -1
+    else:
         return -1
-    m.count = count - m.first
     return i + 1
+
+
+cdef int _by_price(const void* a, const void* b) noexcept nogil:
+    cdef const Item* x = <const Item*>a
+    cdef const Item* y = <const Item*>b
+    if x.px != y.px:
+        return -1 if x.px < y.px else 1
+    return -1 if x.key_at < y.key_at else (1 if x.key_at > y.key_at else 0)
+
+
+cdef list _side(Py_ssize_t first, Py_ssize_t count, bint descending):
+    """A book side's levels as the general path makes them: a price listed twice keeps its
+    last size, size 0 means absent, sorted best first."""
+    cdef Py_ssize_t j
+    cdef Item* lv = &_items[first]
+    cdef list out = []
+    qsort(lv, count, sizeof(Item), _by_price)
+    for j in range(count):
+        if j + 1 < count and lv[j + 1].px == lv[j].px:
+            continue  # a later word on this price follows
+        if lv[j].sz:
+            out.append((lv[j].px, lv[j].sz))
+    if descending:
+        out.reverse()
+    return out
 
 
 cdef Py_ssize_t _apply(
@@ -360,23 +537,25 @@ cdef Py_ssize_t _apply(
 
 
 def price_change(bytes payload, object ts_recv_ms, dict books, list out):
-    """Apply a plain ``price_change`` frame to ``books``; return the books touched, or -1.
+    """Apply a plain market-channel frame to ``books``; return the books touched, or -1.
 
-    The frame is one message or an array of them (a burst). Items of tokens not in ``books``
-    are appended to ``out`` as ``BookDelta`` events, and once one is, the rest of the frame's
-    items too (books see the frame's events in order, as in ``PolymarketNormalizer.ingest``).
-    -1 means the frame is not in the plain form and nothing was changed.
+    The frame is one message or an array of them (a burst) of ``price_change``, ``book`` and
+    ``last_trade_price``. As in ``PolymarketNormalizer.ingest``: ``price_change`` items set
+    the levels of books in ``books`` while no other event of the frame is pending; books
+    and trades, and every change after the first of them (or of a token without a book),
+    are appended to ``out`` as events, in frame order. -1 means the frame is not in the
+    plain form and nothing was changed.
     """
     cdef const unsigned char* p = payload
     cdef Py_ssize_t n = len(payload)
-    cdef Py_ssize_t i, nmsgs = 0, touched = 0, m
+    cdef Py_ssize_t i, nmsgs = 0, touched = 0, j, count = 0
+    cdef Msg* m
     _reserve(0, 1)
     i = _ws(p, 0, n)
     if i >= n:
         return -1
     if p[i] == 123:  # '{': one message
-        _msgs[0].first = 0
-        i = _message(p, i, n, &_msgs[0])
+        i = _message(p, i, n, &_msgs[0], &count)
         if i < 0:
             return -1
         nmsgs = 1
@@ -386,8 +565,7 @@ def price_change(bytes payload, object ts_recv_ms, dict books, list out):
             if i >= n or p[i] != 123:
                 return -1
             _reserve(0, nmsgs + 1)
-            _msgs[nmsgs].first = 0 if nmsgs == 0 else _msgs[nmsgs - 1].first + _msgs[nmsgs - 1].count
-            i = _message(p, i, n, &_msgs[nmsgs])
+            i = _message(p, i, n, &_msgs[nmsgs], &count)
             if i < 0:
                 return -1
             nmsgs += 1
@@ -406,6 +584,21 @@ def price_change(bytes payload, object ts_recv_ms, dict books, list out):
     if _ws(p, i, n) != n:
         return -1
     # The whole frame is plain: apply it, message by message.
-    for m in range(nmsgs):
-        touched += _apply(p, &_msgs[m], books if not out else _NO_BOOKS, ts_recv_ms, out)
+    for j in range(nmsgs):
+        m = &_msgs[j]
+        if m.kind == PRICE_CHANGE:
+            touched += _apply(p, m, books if not out else _NO_BOOKS, ts_recv_ms, out)
+            continue
+        key = PyUnicode_DecodeASCII(<const char*>p + m.key_at, m.key_len, NULL)
+        ts = m.stamp if m.stamp >= 0 else None
+        if m.kind == BOOK:
+            bids = _side(m.bid_first, m.bid_count, True)
+            asks = _side(m.ask_first, m.ask_count, False)
+            out.append(BookSnapshot(key, bids, asks, ts, ts_recv_ms))
+        else:
+            side = None if m.side < 0 else ("buy" if m.side == 0 else "sell")
+            tx = None
+            if m.hash_at >= 0:
+                tx = PyUnicode_DecodeASCII(<const char*>p + m.hash_at, m.hash_len, NULL)
+            out.append(Trade(key, m.px, m.sz, side, ts, ts_recv_ms, tx))
     return touched
