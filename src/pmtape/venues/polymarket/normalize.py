@@ -136,7 +136,7 @@ _NO_BOOKS: dict[str, Book] = {}
 
 _Scan = Callable[[bytes, int, dict[str, Book], list[Event]], int]
 _SCAN: _Scan | None
-try:  # the compiled scanner of plain price_change frames (scan.pyx); none: decode them all
+try:  # the compiled scanner of plain frames (scan.pyx); without it, decode them all
     from pmtape.venues.polymarket.scan import price_change as _SCAN
 except ImportError:  # pragma: no cover - a source tree nobody built
     _SCAN = None
@@ -169,7 +169,7 @@ class PolymarketNormalizer(Normalizer):
         if scan is not None:
             out: list[Event] = []
             touched = scan(payload, ts_recv_ms, books, out)
-            if touched >= 0:  # a plain price_change frame, applied from its bytes
+            if touched >= 0:  # a plain frame, read from its bytes
                 stats["events"] += touched + len(out)
                 return out
         try:

@@ -1,16 +1,18 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The receive path's scanner for the one frame shape that is most of the market channel.
+"""The receive path's scanner for the frames that are most of the market channel.
 
-``price_change`` reads a frame that is one ``price_change`` message in the current format and
-applies it to the books it is given, straight from the bytes: no JSON objects, no strings
-but one token id per run of items. It accepts only the plainest form of that message
-(every string without escapes, ASCII, every item with a token id, a plain decimal price
-strictly inside (0, 1), a plain decimal size, a known side; a stamp of plain digits or
-null; no keys it does not know but with string values) and checks the whole frame before it
-changes any book. Anything else, however harmless, returns -1 untouched, and the caller
-(``PolymarketNormalizer.ingest``) decodes the frame the general way, which decides what is
-bad. So wherever this answers, it answers as the general path would; the tests hold it to
-that over generated frames.
+``price_change`` reads a frame that is one message, or an array of them (a burst), of the
+kinds ``price_change``, ``book`` and ``last_trade_price`` in the current format, straight
+from the bytes: no JSON objects, no strings but token ids (one per run of items) and trade
+hashes. ``price_change`` items set the levels of the books it is given; books and trades
+become the same events the general path makes. It accepts only the plainest form (every
+string without escapes, ASCII; token ids present; plain decimal prices strictly inside
+(0, 1) and plain decimal sizes; known sides; stamps of plain digits or null; no keys it
+does not know but with string values; none of the legacy forms) and checks the whole frame
+before it changes any book. Anything else, however harmless, returns -1 untouched, and the
+caller (``PolymarketNormalizer.ingest``) decodes the frame the general way, which decides
+what is bad. So wherever this answers, it answers as the general path would; the tests hold
+it to that over generated frames and the fake venue's bursts.
 
 Compiled by Cython only (``setup.py``); without the extension the general path does it all.
 """
