@@ -1,19 +1,21 @@
 """Polymarket frames and REST book bodies to canonical events: pure, fast, never raising.
 
-One typed msgspec decode per frame into lean views of the wire messages (only the fields
-used), prices and sizes straight from their decimal strings to e6 integers (a compiled
-one-pass parser; ``parse_e6`` for anything unusual). The ``price_change`` loop is compiled
-by Cython (``normalize.pxd``) and sets the levels of the books it is given directly. What
-cannot be understood is counted in ``stats`` and skipped: a bad level drops its whole book
-snapshot, a bad ``price_change`` item only itself; an unknown ``event_type`` is counted as
-``unknown``. Frames may be one object or an array (initial dumps, bursts); REST ``/book``
-bodies (no ``event_type``) and ``/books`` arrays go through the same path.
+Plain frames (most of the market channel) are read straight from their bytes by the compiled
+scanner (``scan.pyx``); every other frame takes one typed msgspec decode into lean views of
+the wire messages (only the fields used), prices and sizes straight from their decimal
+strings to e6 integers (a compiled one-pass parser; ``parse_e6`` for anything unusual). The
+``price_change`` loop is compiled by Cython (``normalize.pxd``) and sets the levels of the
+books it is given directly. What cannot be understood is counted in ``stats`` and skipped: a
+bad level drops its whole book snapshot, a bad ``price_change`` item only itself; an unknown
+``event_type`` is counted as ``unknown``. Frames may be one object or an array (initial
+dumps, bursts); REST ``/book`` bodies (no ``event_type``) and ``/books`` arrays go through
+the same path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -110,28 +112,12 @@ class _Resolved(msgspec.Struct, tag_field="event_type", tag="market_resolved", g
     timestamp: Stamp = None
 
 
-class _FastItem(msgspec.Struct, kw_only=True, gc=False):
-    asset_id: str = ""
-    price: str = ""
-    size: str = ""
-    side: Literal["BUY", "SELL", "buy", "sell"]  # decoded to shared constants: no allocation
-
-
-class _FastPriceChange(msgspec.Struct, tag_field="event_type", tag="price_change", gc=False):
-    price_changes: list[_FastItem] | None = None
-    timestamp: int | None = None  # a string of digits, turned into an int by the decoder
-    asset_id: str = ""
-    changes: list[_FastItem] | None = None
-
-
-# The receive path decodes with the strictest shape of price_change (known sides, an
-# integer stamp; lax mode lets a digit string be an int). Anything that does not fit, a bad
-# side or stamp included, fails the whole frame over to the lenient views, message by
-# message, where a bad item is counted and skipped alone.
+# Plain frames never get here when the scanner (scan.pyx) is built: what does is unusual,
+# and one decode into the lenient views sorts it. Anything they cannot hold (an unknown
+# type, an untagged REST book, a malformed message) fails over to them message by message,
+# where a bad message or item is counted and skipped alone.
 _Msg = _PriceChange | _Book | _LastTrade | _BestBidAsk | _TickSize | _NewMarket | _Resolved
-_FastMsg = _FastPriceChange | _Book | _LastTrade | _BestBidAsk | _TickSize | _NewMarket | _Resolved
-_DECODE = msgspec.json.Decoder(list[_FastMsg] | _FastMsg, strict=False).decode
-_PRICE_CHANGES = (_FastPriceChange, _PriceChange)
+_DECODE = msgspec.json.Decoder(list[_Msg] | _Msg).decode
 _NO_BOOKS: dict[str, Book] = {}
 
 _Scan = Callable[[bytes, int, dict[str, Book], list[Event]], int]
@@ -182,16 +168,11 @@ class PolymarketNormalizer(Normalizer):
             stats["keepalive" if payload.strip() == PONG else "bad"] += 1
             return []
         else:
-            if type(decoded) is _FastPriceChange:
-                out = []
-                touched = _price_change(decoded, ts_recv_ms, books, stats, out)
-                stats["events"] += touched + len(out)
-                return out
             msgs = decoded if type(decoded) is list else [decoded]
         out = []
         applied = 0
         for msg in msgs:
-            if isinstance(msg, _PRICE_CHANGES):
+            if type(msg) is _PriceChange:
                 # Straight into the books only while nothing else of the frame is pending.
                 target = books if not out else _NO_BOOKS
                 applied += _price_change(msg, ts_recv_ms, target, stats, out)
@@ -301,7 +282,7 @@ class PolymarketNormalizer(Normalizer):
 
 
 def _price_change(
-    msg: _PriceChange | _FastPriceChange,
+    msg: _PriceChange,
     ts_recv_ms: int,
     books: dict[str, Book],
     stats: dict[str, int],
