@@ -198,34 +198,37 @@ cdef Py_ssize_t _key(
     return i if i < n else -1
 
 
-cdef Py_ssize_t _item(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Item* it) noexcept nogil:
-    """Read one item object from ``p[i] == '{'``; return the index after it, or -1."""
+cdef inline long long _price(const unsigned char* p, Py_ssize_t n) noexcept nogil:
+    """A plain decimal price strictly inside (0, 1) to e6; -1 otherwise."""
+    cdef long long px = _e6(p, n)
+    return px if 0 < px < 1000000 else -1
+
+
+cdef Py_ssize_t _fields(
+    const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Item* it, bint level
+) noexcept nogil:
+    """Read one ``price_change`` item (token id, price, size, side) or, with ``level``, one
+    book level (price, size) from ``p[i] == '{'``: every value a string, each field once.
+    Return the index after it, or -1."""
     cdef Py_ssize_t k, kn, v, vn
     cdef int seen = 0
+    cdef int want = 6 if level else 15  # the bits of the fields it must have
     i = _ws(p, i + 1, n)
-    if i < n and p[i] == 125:  # '}': an empty item has no token id
-        return -1
     while True:
         i = _key(p, i, n, &k, &kn)
         if i < 0 or p[i] != 34:
-            return -1  # every value of an item is a string in the current format
+            return -1  # every value is a string in the current format
         v = i + 1
         i = _string(p, v, n)
         if i < 0:
             return -1
         vn = i - v
-        if _is(p, k, kn, b"asset_id", 8):
-            if seen & 1 or vn == 0:
-                return -1
-            seen |= 1
-            it.key_at = v
-            it.key_len = vn
-        elif _is(p, k, kn, b"price", 5):
+        if _is(p, k, kn, b"price", 5):
             if seen & 2:
                 return -1
             seen |= 2
-            it.px = _e6(p + v, vn)
-            if it.px <= 0 or it.px >= 1000000:
+            it.px = _price(p + v, vn)
+            if it.px < 0:
                 return -1
         elif _is(p, k, kn, b"size", 4):
             if seen & 4:
@@ -234,6 +237,14 @@ cdef Py_ssize_t _item(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Item* 
             it.sz = _e6(p + v, vn)
             if it.sz < 0:
                 return -1
+        elif level:
+            pass  # a level's other fields are not read
+        elif _is(p, k, kn, b"asset_id", 8):
+            if seen & 1 or vn == 0:
+                return -1
+            seen |= 1
+            it.key_at = v
+            it.key_len = vn
         elif _is(p, k, kn, b"side", 4):
             if seen & 8:
                 return -1
@@ -250,49 +261,7 @@ cdef Py_ssize_t _item(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Item* 
         if p[i] == 44:  # ','
             i = _ws(p, i + 1, n)
             continue
-        if p[i] == 125 and seen == 15:  # '}' after all four fields
-            return i + 1
-        return -1
-
-
-cdef Py_ssize_t _level(
-    const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Item* it, Py_ssize_t order
-) noexcept nogil:
-    """Read one book level ``{"price": .., "size": ..}`` from ``p[i] == '{'``; -1 if not plain."""
-    cdef Py_ssize_t k, kn, v, vn
-    cdef int seen = 0
-    it.key_at = order
-    i = _ws(p, i + 1, n)
-    while True:
-        i = _key(p, i, n, &k, &kn)
-        if i < 0 or p[i] != 34:
-            return -1
-        v = i + 1
-        i = _string(p, v, n)
-        if i < 0:
-            return -1
-        vn = i - v
-        if _is(p, k, kn, b"price", 5):
-            if seen & 1:
-                return -1
-            seen |= 1
-            it.px = _e6(p + v, vn)
-            if it.px <= 0 or it.px >= 1000000:
-                return -1
-        elif _is(p, k, kn, b"size", 4):
-            if seen & 2:
-                return -1
-            seen |= 2
-            it.sz = _e6(p + v, vn)
-            if it.sz < 0:
-                return -1
-        i = _ws(p, i + 1, n)
-        if i >= n:
-            return -1
-        if p[i] == 44:
-            i = _ws(p, i + 1, n)
-            continue
-        if p[i] == 125 and seen == 3:
+        if p[i] == 125 and seen == want:  # '}' after every field it must have
             return i + 1
         return -1
 
@@ -312,12 +281,11 @@ cdef Py_ssize_t _list(
         if count[0] == MAX_ITEMS or i >= n or p[i] != 123:
             return -1
         _reserve(count[0] + 1, 0)
-        if levels:
-            i = _level(p, i, n, &_items[count[0]], order)
-        else:
-            i = _item(p, i, n, &_items[count[0]])
+        i = _fields(p, i, n, &_items[count[0]], levels)
         if i < 0:
             return -1
+        if levels:
+            _items[count[0]].key_at = order  # the wire order: a repeated price's last word wins
         count[0] += 1
         order += 1
         i = _ws(p, i, n)
@@ -424,7 +392,7 @@ cdef Py_ssize_t _message(
                 if seen & 16:
                     return -1
                 seen |= 16
-                m.px = _e6(p + v, vn)
+                m.px = _price(p + v, vn)
             elif _is(p, k, kn, b"size", 4):
                 if seen & 32:
                     return -1
@@ -470,7 +438,7 @@ cdef Py_ssize_t _message(
     elif m.kind == TRADE:
         if m.key_len == 0 or not seen & 16 or not seen & 32:
             return -1
-        if m.px <= 0 or m.px >= 1000000 or m.sz <= 0:
+        if m.px < 0 or m.sz <= 0:
             return -1
     else:
         return -1
