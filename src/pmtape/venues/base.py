@@ -96,6 +96,11 @@ class VenueSession(abc.ABC):
         """Release connections; called once after ``run`` ends."""
 
 
+DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+"""What decoding a venue's bytes can raise: msgspec raises ``UnicodeDecodeError``, not
+``DecodeError``, on a string of invalid UTF-8 (``ValidationError`` is a ``DecodeError``)."""
+
+
 class Normalizer(abc.ABC):
     """Pure translator from one raw frame to canonical events.
 

@@ -45,7 +45,7 @@ from pmtape.core.events import (
     Trade,
 )
 from pmtape.core.fixed import SCALE, parse_e6
-from pmtape.venues.base import Normalizer
+from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.kalshi.constants import (
     CONTROL_TYPES,
     LIFECYCLE_STATUS,
@@ -187,7 +187,7 @@ class KalshiNormalizer(Normalizer):
             msg = _DECODE_WS(payload)
         except msgspec.ValidationError:
             self._slow(payload, ts_recv_ms, out)
-        except (msgspec.DecodeError, UnicodeDecodeError):  # invalid UTF-8 is no DecodeError
+        except DECODE_ERRORS:
             stats["bad"] += 1
         else:
             kind = type(msg)
@@ -293,7 +293,7 @@ class KalshiNormalizer(Normalizer):
     def _slow(self, payload: bytes, ts_recv_ms: int, out: list[Event]) -> None:
         try:
             raw: Any = msgspec.json.decode(payload)
-        except (msgspec.DecodeError, UnicodeDecodeError):  # invalid UTF-8 is no DecodeError
+        except DECODE_ERRORS:
             self.stats["bad"] += 1
             return
         if not isinstance(raw, dict):

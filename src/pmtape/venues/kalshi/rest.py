@@ -17,7 +17,7 @@ import msgspec
 
 from pmtape.core.errors import VenueProtocolError
 from pmtape.net.http import HttpClient, HttpStatusError
-from pmtape.venues.base import HttpMeta
+from pmtape.venues.base import DECODE_ERRORS, HttpMeta
 from pmtape.venues.kalshi.constants import EVENTS, MARKETS, ORDERBOOKS, ORDERBOOKS_MAX, TRADES
 
 Body = tuple[bytes, int, HttpMeta]
@@ -93,7 +93,7 @@ def decode_object(body: bytes) -> dict[str, Any]:
     """Decode a JSON object body; anything else is a protocol error."""
     try:
         value = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         raise VenueProtocolError(f"kalshi: not JSON: {body[:120]!r}") from None
     if not isinstance(value, dict):
         raise VenueProtocolError("kalshi: expected a JSON object")

@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from pmtape.venues.base import DECODE_ERRORS
 from pmtape.venues.kalshi.constants import (
     ACTION_DELETE,
     ACTION_SNAPSHOT,
@@ -173,7 +174,7 @@ class SubTable:
         """Check one received frame; return what it asks of the connection, if anything."""
         try:
             env = _peek(payload)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except DECODE_ERRORS:
             return None  # the normalizer counts it; the sequence cannot say anything
         out: Inspection | None = None
         if env.type == "subscribed" or env.type == "error":
@@ -202,7 +203,7 @@ class SubTable:
     def _reply(self, env: _Peek, payload: bytes) -> Inspection | None:
         try:
             body = _peek_reply(payload).msg or _PeekMsg()
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except DECODE_ERRORS:
             body = _PeekMsg()
         cmd_id = env.id if env.id is not None else -1
         if env.type == "subscribed":

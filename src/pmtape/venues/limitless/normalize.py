@@ -27,7 +27,7 @@ import msgspec
 from pmtape.core.errors import VenueProtocolError
 from pmtape.core.events import BookSnapshot, Event, Level, MarketStatus
 from pmtape.core.fixed import SCALE, parse_e6
-from pmtape.venues.base import Normalizer
+from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.limitless import sio
 from pmtape.venues.limitless.constants import (
     EV_CREATED,
@@ -99,7 +99,7 @@ _DECODE_NAME = msgspec.json.Decoder(str).decode
 _DECODE_UPDATE = msgspec.json.Decoder(_Update).decode
 _DECODE_STATUS = msgspec.json.Decoder(_Status).decode
 _DECODE_REST = msgspec.json.Decoder(_Rest).decode
-_SKIP = (msgspec.ValidationError, msgspec.DecodeError)
+_SKIP = DECODE_ERRORS
 
 
 class LimitlessNormalizer(Normalizer):

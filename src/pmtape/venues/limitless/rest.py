@@ -17,7 +17,7 @@ import msgspec
 
 from pmtape.core.errors import VenueProtocolError
 from pmtape.net.http import HttpClient, HttpStatusError
-from pmtape.venues.base import HttpMeta
+from pmtape.venues.base import DECODE_ERRORS, HttpMeta
 from pmtape.venues.limitless.constants import MARKET, MARKETS_ACTIVE, ORDERBOOK, PAGE_MAX
 
 Body = tuple[bytes, int, HttpMeta]
@@ -82,7 +82,7 @@ class LimitlessRest:
 def _data(body: bytes) -> list[dict[str, Any]]:
     try:
         page = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         raise VenueProtocolError(f"limitless: not JSON: {body[:120]!r}") from None
     if not isinstance(page, dict):
         raise VenueProtocolError("limitless: /markets/active is not an object")

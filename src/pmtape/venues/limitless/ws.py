@@ -36,7 +36,7 @@ import msgspec
 from pmtape.core.clock import mono_s
 from pmtape.net.backoff import Backoff
 from pmtape.net.http import USER_AGENT
-from pmtape.venues.base import FrameSink, VenueSession
+from pmtape.venues.base import DECODE_ERRORS, FrameSink, VenueSession
 from pmtape.venues.limitless import sio
 from pmtape.venues.limitless.constants import (
     DEFAULT_PING_INTERVAL_MS,
@@ -274,7 +274,7 @@ class LimitlessFeedSession(VenueSession):
         self._deliver(conn, frame)
         try:
             opened = msgspec.json.decode(packet.data, type=_Open)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except DECODE_ERRORS:
             opened = _Open()
         conn.dead_after_s = (opened.pingInterval + opened.pingTimeout) / 1000
         await ws.send_str(sio.connect_frame(self.settings.namespace))

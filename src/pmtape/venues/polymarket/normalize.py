@@ -32,7 +32,7 @@ from pmtape.core.events import (
     Trade,
 )
 from pmtape.core.fixed import parse_e6, parse_e6_plain
-from pmtape.venues.base import Normalizer
+from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.polymarket.constants import (
     EVENT_TYPES,
     NO_ASK,
@@ -164,7 +164,7 @@ class PolymarketNormalizer(Normalizer):
             # An unknown type, an untagged book (REST body) or one malformed message:
             # sort them out one by one so good neighbours survive.
             msgs = self._decode_each(payload)
-        except (msgspec.DecodeError, UnicodeDecodeError):  # invalid UTF-8 is no DecodeError
+        except DECODE_ERRORS:
             stats["keepalive" if payload.strip() == PONG else "bad"] += 1
             return []
         else:
@@ -252,7 +252,7 @@ class PolymarketNormalizer(Normalizer):
     def _decode_each(self, payload: bytes) -> list[_Msg]:
         try:
             raw: Any = msgspec.json.decode(payload)
-        except (msgspec.DecodeError, UnicodeDecodeError):  # invalid UTF-8 is no DecodeError
+        except DECODE_ERRORS:
             self.stats["bad"] += 1
             return []
         msgs: list[_Msg] = []

@@ -16,7 +16,7 @@ import msgspec
 
 from pmtape.core.errors import VenueProtocolError
 from pmtape.net.http import HttpClient, HttpStatusError
-from pmtape.venues.base import HttpMeta
+from pmtape.venues.base import DECODE_ERRORS, HttpMeta
 from pmtape.venues.polymarket.constants import (
     BOOKS_BATCH_MAX,
     CLOB_BOOK,
@@ -145,7 +145,7 @@ class PolymarketRest:
 def _decode_json(body: bytes) -> Any:
     try:
         return msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         raise VenueProtocolError(f"not JSON: {body[:120]!r}") from None
 
 

@@ -24,7 +24,7 @@ import msgspec
 
 from pmtape.core.clock import mono_s
 from pmtape.net.wsengine import ShardedWsSession, WsHooks, WsSettings
-from pmtape.venues.base import FrameSink, HttpMeta, VenueSession
+from pmtape.venues.base import DECODE_ERRORS, FrameSink, HttpMeta, VenueSession
 from pmtape.venues.polymarket.constants import OP_SUBSCRIBE, OP_UNSUBSCRIBE, PING, PONG
 from pmtape.venues.polymarket.messages import MarketSubscription, SubscriptionUpdate
 
@@ -121,7 +121,7 @@ class _AssetClock:
     def note(self, payload: bytes) -> None:
         try:
             decoded = _peek(payload)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except DECODE_ERRORS:
             return
         now = mono_s()
         for msg in decoded if type(decoded) is list else [decoded]:

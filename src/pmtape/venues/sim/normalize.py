@@ -9,7 +9,7 @@ import msgspec
 from pmtape.core.errors import VenueProtocolError
 from pmtape.core.events import ASK, BID, BookDelta, BookSnapshot, Change, Event, Trade
 from pmtape.core.fixed import SCALE, parse_e6
-from pmtape.venues.base import Normalizer
+from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.sim.messages import (
     MESSAGE_TYPES,
     BookMsg,
@@ -39,7 +39,7 @@ class SimNormalizer(Normalizer):
         except msgspec.ValidationError:
             # One bad or unknown message must not sink its neighbours: retry one by one.
             msgs = self._decode_each(payload)
-        except msgspec.DecodeError:
+        except DECODE_ERRORS:
             stats["bad"] += 1
             return []
         else:
@@ -59,7 +59,7 @@ class SimNormalizer(Normalizer):
     def _decode_each(self, payload: bytes) -> list[SimMessage]:
         try:
             raw: Any = msgspec.json.decode(payload)
-        except msgspec.DecodeError:
+        except DECODE_ERRORS:
             self.stats["bad"] += 1
             return []
         msgs: list[SimMessage] = []
