@@ -39,6 +39,23 @@ def test_parse_e6_rejects_non_numbers(text: str) -> None:
         parse_e6(text)
 
 
+@pytest.mark.parametrize(
+    "value", ["9223372036854.775808", "10000000000000", "1e30", "-9223372036854.775809"]
+)
+def test_parse_e6_and_to_e6_refuse_what_no_64_bit_e6_holds(value: str) -> None:
+    with pytest.raises(VenueProtocolError):
+        parse_e6(value)
+    with pytest.raises(VenueProtocolError):
+        to_e6(Decimal(value))
+    assert parse_e6("9223372036854.775807") == (1 << 63) - 1  # the largest that fits
+
+
+def test_to_e6_refuses_an_int_past_the_64_bit_e6_range() -> None:
+    assert to_e6(9_223_372_036_854) == 9_223_372_036_854_000_000
+    with pytest.raises(VenueProtocolError):
+        to_e6(10**13)
+
+
 @given(st.decimals(min_value=0, max_value=10**9, allow_nan=False, allow_infinity=False, places=9))
 def test_parse_e6_matches_decimal_half_up(value: Decimal) -> None:
     expected = int(value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP).scaleb(6))

@@ -12,12 +12,28 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pmtape.core.errors import VenueProtocolError
 
 SCALE = 1_000_000
+E6_MAX = (1 << 63) - 1
+"""The largest e6 value a book level or an archive column holds (a signed 64-bit integer)."""
 _POW10 = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
 _E6 = Decimal("0.000001")
 
 
 def parse_e6(text: str) -> int:
-    """Parse a decimal string into an e6 integer, rounding half up (away from zero)."""
+    """Parse a decimal string into an e6 integer, rounding half up (away from zero).
+
+    Raises ``VenueProtocolError`` for text that is no number or whose e6 value does not fit
+    a signed 64-bit integer.
+    """
+    return _in_range(_parse(text), text)
+
+
+def _in_range(value: int, given: object) -> int:
+    if -E6_MAX - 1 <= value <= E6_MAX:
+        return value
+    raise VenueProtocolError(f"out of the 64-bit e6 range: {str(given)[:40]!r}")
+
+
+def _parse(text: str) -> int:
     dot = text.find(".")
     if dot < 0:
         if text.isascii() and text.isdigit():
@@ -87,7 +103,10 @@ def _parse_slow(text: str) -> int:
         raise VenueProtocolError(f"not a decimal number: {text[:40]!r}") from None
     if not dec.is_finite():
         raise VenueProtocolError(f"not a finite number: {text[:40]!r}")
-    return int(dec.quantize(_E6, rounding=ROUND_HALF_UP).scaleb(6))
+    try:
+        return int(dec.quantize(_E6, rounding=ROUND_HALF_UP).scaleb(6))
+    except InvalidOperation:  # too many digits to hold at e6: far past any e6 range
+        raise VenueProtocolError(f"out of the 64-bit e6 range: {text[:40]!r}") from None
 
 
 def to_e6(value: str | int | float | Decimal) -> int:
@@ -97,12 +116,12 @@ def to_e6(value: str | int | float | Decimal) -> int:
     if isinstance(value, bool):
         raise VenueProtocolError(f"not a number: {value!r}")
     if isinstance(value, int):
-        return value * SCALE
+        return _in_range(value * SCALE, value)
     if isinstance(value, float):
         # repr() is the shortest string that round-trips, i.e. the JSON token the venue sent.
         return parse_e6(repr(value))
     if isinstance(value, Decimal):
-        return _parse_slow(str(value))
+        return _in_range(_parse_slow(str(value)), value)
     raise VenueProtocolError(f"not a number: {value!r}")
 
 

@@ -367,13 +367,13 @@ def _size(text: str) -> int:
 
 
 def _slow_e6(text: str) -> int:
-    # Signs, exponents and the like: parse_e6 decides; anything negative, no number, or past
-    # what a book level holds (a signed 64-bit e6: 9.2e12 units) is -1.
+    # Signs, exponents and the like: parse_e6 decides; anything negative or no number (or
+    # past the 64-bit e6 range) is -1.
     try:
         value = parse_e6(text)
     except _BAD_NUMBER:
         return -1
-    return value if 0 <= value <= 9_223_372_036_854_775_807 else -1
+    return value if value >= 0 else -1
 
 
 def _side(text: str) -> int:
