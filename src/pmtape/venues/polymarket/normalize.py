@@ -113,9 +113,9 @@ class _Resolved(msgspec.Struct, tag_field="event_type", tag="market_resolved", g
 
 
 # Plain frames never get here when the scanner (scan.pyx) is built: what does is unusual,
-# and one decode into the lenient views sorts it. Anything they cannot hold (an unknown
-# type, an untagged REST book, a malformed message) fails over to them message by message,
-# where a bad message or item is counted and skipped alone.
+# and one decode into the lenient views sorts it. A frame they cannot hold whole (an
+# unknown type, an untagged REST book, a malformed message) is decoded again message by
+# message, where a bad message or item is counted and skipped alone.
 _Msg = _PriceChange | _Book | _LastTrade | _BestBidAsk | _TickSize | _NewMarket | _Resolved
 _DECODE = msgspec.json.Decoder(list[_Msg] | _Msg).decode
 _NO_BOOKS: dict[str, Book] = {}
