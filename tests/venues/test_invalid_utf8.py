@@ -16,7 +16,6 @@ from pmtape.venues.kalshi.normalize import KalshiNormalizer
 from pmtape.venues.kalshi.rest import decode_object
 from pmtape.venues.limitless.normalize import LimitlessNormalizer
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer
-from pmtape.venues.polymarket.ws import _AssetClock
 from pmtape.venues.sim.normalize import SimNormalizer
 
 FRAMES = [b'{"a":"\x80"}', b'["\x80"]', b'42["\x80"]', b'{"\x80":1}']
@@ -38,13 +37,6 @@ def test_every_normalizer_counts_invalid_utf8_and_returns_nothing(name: str, fra
     counted = "unknown" if name == "limitless" and frame.startswith(b"{") else "bad"
     assert norm.stats[counted] == 1
     assert norm.stats["bad"] + norm.stats.get("unknown", 0) == 1
-
-
-@pytest.mark.parametrize("frame", FRAMES)
-def test_the_polymarket_silence_watchdog_skips_invalid_utf8(frame: bytes) -> None:
-    clock = _AssetClock()
-    clock.note(frame)
-    assert clock.seen == {}
 
 
 def test_a_rest_body_of_invalid_utf8_is_a_protocol_error() -> None:

@@ -86,6 +86,16 @@ class VenueBooks:
             if counters["apply_errors"] == 1:
                 log.exception("%s: error applying a frame (counted; not logged again)", self.venue)
 
+    def book_progress(self, key: str) -> tuple[int, int] | None:
+        """Return (full books applied, updates applied) of a poll key's book, or None."""
+        book = self.books.get(key)
+        return None if book is None else (book.snapshots, book.seq)
+
+    def market_of(self, key: str) -> str | None:
+        """Return the market of a poll key, or None if it has no book here."""
+        inst = self.by_poll.get(key)
+        return None if inst is None else inst.market_id
+
     def session_event(self, stream: str, kind: str, detail: dict[str, Any]) -> None:
         """Apply a session lifecycle event: a disconnect makes its books stale."""
         self.counters[f"session_{kind}"] += 1

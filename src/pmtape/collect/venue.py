@@ -125,6 +125,16 @@ class VenueCollector:
                 log.exception("%s: error handling a session event (counted)", self.name)
         log.debug("%s %s: %s %s", self.name, stream, kind, detail)
 
+    # -- what the session's watchdogs ask (BookWatch): the books answer, nothing decodes twice
+
+    def book_progress(self, key: str) -> tuple[int, int] | None:
+        """Return (full books applied, updates applied) of a poll key's book, or None."""
+        return self.state.book_progress(key)
+
+    def market_of(self, key: str) -> str | None:
+        """Return the market of a subscribed poll key."""
+        return self.state.market_of(key)
+
     # -- tasks -------------------------------------------------------------------------------
 
     async def run(self) -> None:

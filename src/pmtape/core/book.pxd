@@ -25,6 +25,7 @@ cdef class Book:
     cdef readonly Side bids
     cdef readonly Side asks
     cdef public long long seq
+    cdef public long long snapshots
     cdef public object last_recv_ms
     cdef public object source_ts_ms
     cdef public object stale_reason

@@ -22,6 +22,7 @@ class Side(Mapping[int, int]):
 class Book:
     top_k: int
     seq: int
+    snapshots: int
     last_recv_ms: int | None
     source_ts_ms: int | None
     stale_reason: str | None

@@ -167,13 +167,17 @@ Mapping.register(Side)
 
 
 cdef class Book:
-    """Bids and asks of one instrument, its processing seq and freshness."""
+    """Bids and asks of one instrument, its processing seq and freshness.
+
+    ``seq`` counts every applied update, ``snapshots`` the full books among them.
+    """
 
     def __init__(self, Py_ssize_t top_k=50):
         self.top_k = top_k
         self.bids = Side(True)
         self.asks = Side(False)
         self.seq = 0
+        self.snapshots = 0
         self.last_recv_ms = None
         self.source_ts_ms = None
         self.stale_reason = None
@@ -192,6 +196,7 @@ cdef class Book:
             if sz:
                 self.asks.set(px, sz)
         self.stale_reason = None
+        self.snapshots += 1
         self.touch(ts_recv_ms, ts_event_ms)
 
     def apply_changes(self, changes, ts_recv_ms, ts_event_ms=None):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import msgspec
 
@@ -54,6 +54,21 @@ class FrameSink(Protocol):
 
     def on_session_event(self, stream: str, kind: str, detail: dict[str, Any]) -> None:
         """Take a lifecycle event: connected, disconnected, subscribed, unsubscribed, error."""
+
+
+@runtime_checkable
+class BookWatch(Protocol):
+    """How far a sink's books have come, for a session's watchdogs (no frame decoded twice).
+
+    The collector's sink has it; a session handed a sink without it runs no per-asset
+    watchdog (the connection-level silence watchdog still runs).
+    """
+
+    def book_progress(self, key: str) -> tuple[int, int] | None:
+        """Return (full books applied, updates applied) of a poll key's book, or None."""
+
+    def market_of(self, key: str) -> str | None:
+        """Return the market a poll key belongs to, or None if it is not known."""
 
 
 class LocalFake(Protocol):

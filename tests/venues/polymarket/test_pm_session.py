@@ -7,7 +7,14 @@ import pytest
 from pmtape.venues.polymarket.fake import FakeFaults, FakePolymarket
 from pmtape.venues.polymarket.ws import MarketChannelSession
 from tests.helpers import eventually
-from tests.venues.polymarket.util import BookSink, adapter_for, lasting_tokens, running, settled
+from tests.venues.polymarket.util import (
+    BookSink,
+    adapter_for,
+    lasting_tokens,
+    running,
+    settled,
+    token_markets,
+)
 
 
 def _session(fake: FakePolymarket, **cfg: object) -> MarketChannelSession:
@@ -151,7 +158,7 @@ async def test_an_asset_silent_while_its_market_moves_gets_a_fresh_book() -> Non
     async with FakePolymarket(markets=6, rate=300, seed=11) as fake:
         keys = lasting_tokens(fake, 2)  # both tokens of the busiest market
         session = _session(fake, asset_silence_s=0.5)
-        sink = BookSink()
+        sink = BookSink(token_markets(fake))
         await session.subscribe(keys)
         async with running(session, sink):
             await eventually(lambda: all(sink.snapshots_of(k) == 1 for k in keys))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from pmtape.config.models import PolymarketVenueConfig
@@ -33,9 +33,14 @@ def adapter_for(fake: FakePolymarket, **overrides: Any) -> PolymarketAdapter:
 
 
 class BookSink:
-    """A FrameSink that normalizes on arrival and keeps a Book per token, like the collector."""
+    """A FrameSink that normalizes on arrival and keeps a Book per token, like the collector.
 
-    def __init__(self) -> None:
+    Like the collector it is a ``BookWatch``: the session's per-asset watchdog reads its
+    books. ``markets`` (token -> market) lets the watchdog tell which tokens share a market.
+    """
+
+    def __init__(self, markets: Mapping[str, str] | None = None) -> None:
+        self.markets = dict(markets or {})
         self.normalizer = PolymarketNormalizer()
         self.books: dict[str, Book] = {}
         self.events: list[Event] = []
@@ -57,6 +62,13 @@ class BookSink:
             for key in detail.get("keys", []):
                 if key in self.books:
                     self.books[key].mark_stale(f"{stream} disconnected")
+
+    def book_progress(self, key: str) -> tuple[int, int] | None:
+        book = self.books.get(key)
+        return None if book is None else (book.snapshots, book.seq)
+
+    def market_of(self, key: str) -> str | None:
+        return self.markets.get(key)
 
     def _apply(self, payload: bytes, ts_recv_ns: int) -> None:
         ts = ts_recv_ns // 1_000_000
@@ -100,6 +112,11 @@ async def settled(fake: FakePolymarket, sink: BookSink, keys: list[str]) -> None
     """Pause the fake, let everything in flight arrive, and wait for every book to match."""
     await fake.quiesce()
     await eventually(lambda: all(sink.matches(fake, k) for k in keys), timeout_s=10)
+
+
+def token_markets(fake: FakePolymarket) -> dict[str, str]:
+    """Return token -> market of every market the fake lists."""
+    return {t: m.market_id for m in fake.generator.active_markets for t in m.token_ids}
 
 
 def lasting_tokens(fake: FakePolymarket, n: int) -> list[str]:

@@ -6,11 +6,13 @@ Hooks (§1.6.1-1.6.2): the first frame names the shard's tokens with ``initial_d
 the keepalive is the text ``PING`` answered by ``PONG``.
 
 The per-asset watchdog (§1.6.8): a token can go quiet on an otherwise healthy socket. The
-session peeks at which tokens each frame is about (a tiny typed decode, only ids) and asks
-for a fresh book of a token that has been silent for ``asset_silence_s`` while the other
-token of its market kept moving. A token that never got its first book (a dynamic
-subscribe the venue ignored, a lost dump) has its socket reconnected once, since the
-initial dump on connect is what the venue delivers reliably.
+session reads how far each token's book has come from the sink that keeps the books
+(``BookWatch``; no frame is decoded a second time) and asks for a fresh book of a token
+that has had no update for ``asset_silence_s`` while another token of its market kept
+moving. A token that never got its first book (a dynamic subscribe the venue ignored, a
+lost dump) has its socket reconnected once, since the initial dump on connect is what the
+venue delivers reliably. A sink that keeps no books gets no per-asset watchdog; the
+engine's per-connection silence watchdog runs either way.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import msgspec
 
 from pmtape.core.clock import mono_s
 from pmtape.net.wsengine import ShardedWsSession, WsHooks, WsSettings
-from pmtape.venues.base import DECODE_ERRORS, FrameSink, HttpMeta, VenueSession
+from pmtape.venues.base import BookWatch, FrameSink, VenueSession
 from pmtape.venues.polymarket.constants import OP_SUBSCRIBE, OP_UNSUBSCRIBE, PING, PONG
 from pmtape.venues.polymarket.messages import MarketSubscription, SubscriptionUpdate
 
@@ -83,99 +85,83 @@ class MarketChannelHooks(WsHooks):
         return payload == PONG
 
 
-class _PeekItem(msgspec.Struct, gc=False):
-    asset_id: str = ""
+class _AssetWatch:
+    """Which subscribed tokens went quiet or never got a book, read from the sink's books.
 
-
-class _Peek(msgspec.Struct, gc=False):
-    event_type: str = ""
-    asset_id: str = ""
-    market: str = ""
-    price_changes: list[_PeekItem] | None = None
-
-
-_peek = msgspec.json.Decoder(list[_Peek] | _Peek).decode
-
-
-class _AssetClock:
-    """When each token last had data, and which market it belongs to (learned from frames)."""
+    The collector's books already count each token's updates and full books
+    (``BookWatch.book_progress``), so nothing here touches a frame: the watchdog compares
+    those counters between its scans, on the monotonic clock.
+    """
 
     def __init__(self) -> None:
-        self.seen: dict[str, float] = {}
-        self.market_of: dict[str, str] = {}
-        self.market_seen: dict[str, float] = {}
-        self.waiting: dict[str, float] = {}
-        """Subscribed tokens still without their first ``book``, since when."""
+        self.books: BookWatch | None = None
+        """The sink's books, known once the session runs."""
+        self.waiting: dict[str, tuple[float, int]] = {}
+        """Subscribed tokens still without a book since subscribing: (since, books then)."""
+        self.moved: dict[str, tuple[int, float]] = {}
+        """Per token: its update count at the last scan, and when that count last changed."""
 
     def subscribed(self, keys: Sequence[str], now: float) -> None:
         for key in keys:
-            if key not in self.seen:
-                self.seen[key] = now
-                self.waiting[key] = now
+            progress = self.books.book_progress(key) if self.books is not None else None
+            self.waiting[key] = (now, progress[0] if progress else 0)
 
     def forget(self, keys: Sequence[str]) -> None:
         for key in keys:
-            self.seen.pop(key, None)
             self.waiting.pop(key, None)
-
-    def note(self, payload: bytes) -> None:
-        try:
-            decoded = _peek(payload)
-        except DECODE_ERRORS:
-            return
-        now = mono_s()
-        for msg in decoded if type(decoded) is list else [decoded]:
-            if msg.market:
-                self.market_seen[msg.market] = now
-            if msg.asset_id:
-                self._seen(msg.asset_id, msg.market, now)
-                if msg.event_type in ("book", ""):  # snapshots may come untyped (§1.6.3)
-                    self.waiting.pop(msg.asset_id, None)
-            for item in msg.price_changes or ():
-                if item.asset_id:
-                    self._seen(item.asset_id, msg.market, now)
-
-    def _seen(self, asset: str, market: str, now: float) -> None:
-        self.seen[asset] = now
-        if market:
-            self.market_of[asset] = market
+            self.moved.pop(key, None)
 
     def never_booked(self, wait_s: float, now: float) -> list[str]:
-        """Return (and stop watching) tokens still without a first book after ``wait_s``."""
-        late = [k for k, since in self.waiting.items() if now - since >= wait_s]
-        for key in late:
-            del self.waiting[key]
+        """Return (and stop watching) tokens still without a book ``wait_s`` after subscribing."""
+        books = self.books
+        late: list[str] = []
+        if books is None:
+            return late
+        for key, (since, books_then) in list(self.waiting.items()):
+            progress = books.book_progress(key)
+            if progress is not None and progress[0] > books_then:
+                del self.waiting[key]
+            elif now - since >= wait_s:
+                del self.waiting[key]
+                late.append(key)
         return late
 
     def silent(self, keys: Sequence[str], quiet_s: float, now: float) -> list[str]:
-        """Return keys silent for ``quiet_s`` while the other token of their market moved."""
-        out = []
+        """Return tokens without an update for ``quiet_s`` while another of their market moved.
+
+        A token's clock starts at its first scan, so a token is never silent before a whole
+        quiet period has been watched.
+        """
+        books = self.books
+        if books is None:
+            return []
+        moved = self.moved
+        market_moved: dict[str, float] = {}
+        watched: list[tuple[str, str, float]] = []
         for key in keys:
-            last = self.seen.get(key)
-            market = self.market_of.get(key)
-            if last is None or market is None or now - last < quiet_s:
+            progress = books.book_progress(key)
+            market = books.market_of(key)
+            if progress is None or market is None:
                 continue
-            if now - self.market_seen.get(market, 0.0) < quiet_s:
-                out.append(key)
-        return out
+            seen = moved.get(key)
+            if seen is None or seen[0] != progress[1]:
+                seen = moved[key] = (progress[1], now)
+            last = seen[1]
+            if last > market_moved.get(market, float("-inf")):
+                market_moved[market] = last
+            watched.append((key, market, last))
+        return [
+            key
+            for key, market, last in watched
+            if now - last >= quiet_s and now - market_moved[market] < quiet_s
+        ]
 
-
-class _Tap:
-    """A sink in front of the real one: notes which tokens a frame carries, then passes it on."""
-
-    def __init__(self, sink: FrameSink, clock: _AssetClock) -> None:
-        self._sink = sink
-        self._clock = clock
-
-    def on_frame(self, stream: str, payload: bytes, ts_recv_ns: int) -> None:
-        self._sink.on_frame(stream, payload, ts_recv_ns)
-        self._clock.note(payload)
-
-    def on_http(self, stream: str, payload: bytes, ts_recv_ns: int, meta: HttpMeta) -> None:
-        self._sink.on_http(stream, payload, ts_recv_ns, meta)
-
-    def on_session_event(self, stream: str, kind: str, detail: dict[str, Any]) -> None:
-        self._sink.on_session_event(stream, kind, detail)
+    def resynced(self, keys: Sequence[str], now: float) -> None:
+        """Restart these tokens' quiet clocks: one resync per silent period, not a storm."""
+        for key in keys:
+            seen = self.moved.get(key)
+            if seen is not None:
+                self.moved[key] = (seen[0], now)
 
 
 class MarketChannelSession(VenueSession):
@@ -193,7 +179,7 @@ class MarketChannelSession(VenueSession):
         )
         self.asset_silence_s = asset_silence_s
         self.first_book_s = min(first_book_s, asset_silence_s)
-        self.assets = _AssetClock()
+        self.assets = _AssetWatch()
         self.asset_resyncs = 0
         self.first_book_reconnects = 0
 
@@ -208,13 +194,14 @@ class MarketChannelSession(VenueSession):
         return self.engine.subscriptions
 
     async def run(self, sink: FrameSink) -> None:
-        """Stream until cancelled, resyncing silent assets."""
-        if self.asset_silence_s <= 0:
+        """Stream until cancelled, resyncing silent assets (when the sink keeps books)."""
+        if self.asset_silence_s <= 0 or not isinstance(sink, BookWatch):
             await self.engine.run(sink)
             return
+        self.assets.books = sink
         watchdog = asyncio.create_task(self._asset_watchdog(), name="asset-silence")
         try:
-            await self.engine.run(_Tap(sink, self.assets))
+            await self.engine.run(sink)
         finally:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -259,7 +246,6 @@ class MarketChannelSession(VenueSession):
             last_scan = now
             silent = sorted(self.assets.silent(list(self.engine.subscriptions), quiet, now))
             if silent:
-                for key in silent:
-                    self.assets.seen[key] = now  # one resync per silent period, not a storm
+                self.assets.resynced(silent, now)
                 self.asset_resyncs += len(silent)
                 await self.engine.resync(silent)
