@@ -31,4 +31,6 @@ cdef class Book:
     cdef public object stale_reason
 
     cpdef void apply_level(self, long side, long long px, long long sz) except *
+    cdef void begin_snapshot(self) noexcept
+    cdef void end_snapshot(self, object ts_recv_ms, object ts_event_ms) except *
     cpdef void touch(self, object ts_recv_ms, object ts_event_ms)

@@ -187,14 +187,22 @@ cdef class Book:
 
         Levels of size 0 are skipped; a price given twice keeps its last size.
         """
-        self.bids.clear()
-        self.asks.clear()
+        self.begin_snapshot()
         for px, sz in bids:
             if sz:
                 self.bids.set(px, sz)
         for px, sz in asks:
             if sz:
                 self.asks.set(px, sz)
+        self.end_snapshot(ts_recv_ms, ts_event_ms)
+
+    cdef void begin_snapshot(self) noexcept:
+        """Empty both sides for a full book (compiled callers then set its levels)."""
+        self.bids.clear()
+        self.asks.clear()
+
+    cdef void end_snapshot(self, object ts_recv_ms, object ts_event_ms) except *:
+        """Finish a full book: it clears a stale mark and counts as one update."""
         self.stale_reason = None
         self.snapshots += 1
         self.touch(ts_recv_ms, ts_event_ms)

@@ -96,7 +96,7 @@ def _with_seq(ev: Event, book: Book | None) -> Any:
 
 def _state(books: dict[str, Book]) -> dict[str, Any]:
     return {
-        k: (dict(b.bids), dict(b.asks), b.seq, b.last_recv_ms, b.source_ts_ms, b.bid_prices())
+        k: (dict(b.bids), dict(b.asks), b.seq, b.snapshots, b.last_recv_ms, b.source_ts_ms)
         for k, b in books.items()
     }
 

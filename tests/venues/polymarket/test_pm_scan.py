@@ -22,10 +22,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pmtape.core.book import Book
-from pmtape.core.events import ASK, BID, BookDelta, Event
+from pmtape.core.events import ASK, BID, BookDelta, Event, TopOfBook
 from pmtape.core.fixed import parse_e6_plain
 from pmtape.native import module_status
 from pmtape.venues.polymarket.fake_wire import WireEncoder
+from pmtape.venues.polymarket.messages import BestBidAskMsg, PriceChangeMsg
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer
 from pmtape.venues.polymarket.scan import price_change
 from pmtape.venues.sim.generator import SimGenerator, SimUniverse
@@ -46,7 +47,7 @@ INITIAL: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {
 }
 _encode = msgspec.json.Encoder().encode
 
-State = dict[str, tuple[dict[int, int], dict[int, int], int, Any, Any, Any]]
+State = dict[str, tuple[dict[int, int], dict[int, int], tuple[int, int], Any, Any, Any]]
 
 
 def _books() -> dict[str, Book]:
@@ -63,7 +64,14 @@ def _books() -> dict[str, Book]:
 def _state(books: dict[str, Book]) -> State:
     # test_pm_ingest's _state leaves out stale_reason, which the scanner must not touch either.
     return {
-        k: (dict(b.bids), dict(b.asks), b.seq, b.last_recv_ms, b.source_ts_ms, b.stale_reason)
+        k: (
+            dict(b.bids),
+            dict(b.asks),
+            (b.seq, b.snapshots),
+            b.last_recv_ms,
+            b.source_ts_ms,
+            b.stale_reason,
+        )
         for k, b in books.items()
     }
 
@@ -229,6 +237,95 @@ def test_a_burst_turns_to_events_once_a_token_without_a_book_shows() -> None:
     _both([burst])
 
 
+def _book_msg(token: str, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> bytes:
+    msg = {
+        "event_type": "book",
+        "asset_id": token,
+        "market": MARKET,
+        "bids": [{"price": p, "size": z} for p, z in bids],
+        "asks": [{"price": p, "size": z} for p, z in asks],
+        "timestamp": str(STAMP),
+        "hash": HASH,
+    }
+    return json.dumps(msg, separators=(",", ":")).encode()
+
+
+def test_a_book_of_a_kept_token_replaces_it_in_place() -> None:
+    # Best at the end, a price twice (the last word wins, and a last 0 removes it).
+    bids = [("0.30", "1"), ("0.45", "2"), ("0.40", "3"), ("0.45", "4"), ("0.35", "5")]
+    bids += [("0.30", "0"), ("0.46", "6")]
+    asks = [("0.70", "1"), ("0.55", "2"), ("0.60", "0"), ("0.55", "3"), ("0.50", "7")]
+    frame = _book_msg(TOKEN_B, bids, asks)  # B is stale: a full book clears that
+    books = _books()
+    out: list[Event] = []
+    assert price_change(frame, RECV, books, out) == 1
+    assert out == []
+    b = books[TOKEN_B]
+    assert b.bid_prices() == [460_000, 450_000, 400_000, 350_000]
+    assert dict(b.bids) == {460_000: 6e6, 450_000: 4e6, 400_000: 3e6, 350_000: 5e6}
+    assert b.ask_prices() == [500_000, 550_000, 700_000]
+    assert dict(b.asks) == {500_000: 7e6, 550_000: 3e6, 700_000: 1e6}
+    assert (b.snapshots, b.stale_reason, b.source_ts_ms) == (2, None, STAMP)
+    # A token without a book, or a book after a pending event, comes back as an event.
+    later = b"[" + _top(TOKEN_A) + b"," + frame + b"," + _book_msg(TOKEN_X, bids, asks) + b"]"
+    out = []
+    assert price_change(later, RECV, _books(), out) == 0
+    assert [type(e).__name__ for e in out] == ["TopOfBook", "BookSnapshot", "BookSnapshot"]
+    _both([frame, later, b"[" + frame + b"," + _book_msg(TOKEN_A, asks, bids) + b"]"])
+
+
+def _top(token: str = TOKEN_A, bid: str = "0.53", ask: str = "0.54") -> bytes:
+    """A best_bid_ask message as the venue sends it (with ``custom_feature_enabled``)."""
+    msg = {
+        "event_type": "best_bid_ask",
+        "market": MARKET,
+        "asset_id": token,
+        "best_bid": bid,
+        "best_ask": ask,
+        "spread": "0.01",
+        "timestamp": str(STAMP),
+    }
+    return json.dumps(msg, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    ("bid", "ask", "want_bid", "want_ask"),
+    [
+        ("0.53", "0.54", 530_000, 540_000),
+        ("0", "0.54", None, 540_000),  # the venue's "no bid"
+        ("0.53", "1", 530_000, None),  # and "no ask"
+        ("0", "1", None, None),
+        (".5", "00.6", 500_000, 600_000),
+    ],
+)
+def test_best_bid_ask_becomes_the_top_of_book_the_general_path_makes(
+    bid: str, ask: str, want_bid: int | None, want_ask: int | None
+) -> None:
+    books = _books()
+    before = _state(books)
+    out: list[Event] = []
+    assert price_change(_top(bid=bid, ask=ask), RECV, books, out) == 0
+    assert out == [TopOfBook(TOKEN_A, want_bid, None, want_ask, None, STAMP, RECV)]
+    assert _state(books) == before  # a cross-check only: the books are not touched
+    _both([_top(bid=bid, ask=ask)])
+
+
+def test_a_burst_of_changes_and_best_bid_ask_applies_the_changes_then_checks() -> None:
+    change = _frame([_item(TOKEN_A, "0.54", "0", "SELL"), _item(TOKEN_B, "0.47", "3", "BUY")])
+    burst = b"[" + change + b"," + _top(TOKEN_A, "0.53", "1") + b"," + _top(TOKEN_B) + b"]"
+    books = _books()
+    out: list[Event] = []
+    assert price_change(burst, RECV, books, out) == 2  # the changes went straight in...
+    assert [type(e) for e in out] == [TopOfBook, TopOfBook]  # ...the checks come back
+    assert books[TOKEN_A].asks == {}
+    # Once a check is pending, later changes come back as events, in order.
+    later = b"[" + _top(TOKEN_B) + b"," + change + b"]"
+    out = []
+    assert price_change(later, RECV, _books(), out) == 0
+    assert [type(e) for e in out] == [TopOfBook, BookDelta, BookDelta]
+    _both([burst, later])
+
+
 # -- 2. everything else is declined, untouched ----------------------------------------------------
 
 BASE = _frame([_item(TOKEN_A, "0.54", "57.99", "SELL"), _item(TOKEN_B, "0.47", "3", "BUY")])
@@ -323,6 +420,23 @@ DECLINED: dict[str, bytes] = {
     "empty": b"",
     "whitespace": b" \n",
     "empty object": b"{}",
+    # best_bid_ask: anything but a plain price, or the venue's "0"/"1", goes the general way
+    "best_bid 0.0": _sub(b'"0.53"', b'"0.0"', _top()),
+    "best_ask 1.0": _sub(b'"best_ask":"0.54"', b'"best_ask":"1.0"', _top()),
+    "best_bid 1": _sub(b'"0.53"', b'"1"', _top()),
+    "best_ask 0": _sub(b'"best_ask":"0.54"', b'"best_ask":"0"', _top()),
+    "best_bid 5e-1": _sub(b'"0.53"', b'"5e-1"', _top()),
+    "best_bid empty": _sub(b'"0.53"', b'""', _top()),
+    "best_bid number": _sub(b'"0.53"', b"0.53", _top()),
+    "best_bid null": _sub(b'"0.53"', b"null", _top()),
+    "best_ask abc": _sub(b'"best_ask":"0.54"', b'"best_ask":"abc"', _top()),
+    "no best_bid": _sub(b'"best_bid":"0.53",', b"", _top()),
+    "no best_ask": _sub(b'"best_ask":"0.54",', b"", _top()),
+    "best_bid_ask without asset_id": _sub(b'"asset_id":"' + _A + b'",', b"", _top()),
+    "best_bid_ask empty asset_id": _sub(_A, b"", _top()),
+    "duplicate best_bid": _sub(b'"spread"', b'"best_bid":"0.5","spread"', _top()),
+    "duplicate best_ask": _sub(b'"spread"', b'"best_ask":"0.6","spread"', _top()),
+    "best_bid_ask spread number": _sub(b'"0.01"', b"0.01", _top()),
 }
 
 
@@ -547,6 +661,58 @@ def test_the_scanner_and_the_general_path_agree_on_generated_frames() -> None:
     assert tally["declined"] >= total // 4, tally  # ...and many left to the general path
 
 
+TOP_VALUES = ["0", "1", "0.53", "0.54", ".5", "0.999", "00.46",  # taken
+              "0.0", "1.0", "", "abc", "5e-1", "-0.5", " 0.5", "0.9999995", "1.5"]  # fmt: skip
+
+
+@st.composite
+def _top_frames(draw: st.DrawFn) -> bytes:
+    """A best_bid_ask message, mostly plain, with a value or a field off now and then."""
+    pairs: Pairs = [
+        ('"event_type"', '"best_bid_ask"'),
+        ('"asset_id"', _q(draw(st.sampled_from([*TOKENS, ""])))),
+    ]
+    for key in ('"best_bid"', '"best_ask"'):
+        if draw(st.integers(0, 9)):  # mostly present...
+            value = draw(st.sampled_from(TOP_VALUES[:7] * 3 + TOP_VALUES))  # ...mostly plain
+            pairs.append((key, _q(value) if draw(st.integers(0, 19)) else "0.5"))
+    if draw(st.booleans()):
+        pairs += [('"market"', _q(MARKET)), ('"spread"', '"0.01"')]
+    if draw(st.booleans()):
+        pairs.append(('"timestamp"', _q(str(draw(st.integers(0, 10**18 - 1))))))
+    if draw(st.integers(0, 9)) == 0:
+        pairs.append(draw(st.sampled_from(pairs)))  # a field twice
+    return _obj(draw, draw(st.permutations(pairs))).encode()
+
+
+def test_bursts_of_best_bid_ask_and_changes_agree_with_the_general_path() -> None:
+    tally: Counter[str] = Counter()
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.lists(st.lists(st.one_of(_top_frames(), _frames()), min_size=1, max_size=5), max_size=3)
+    )
+    def check(bursts: list[list[bytes]]) -> None:
+        frames = [b"[" + b",".join(parts) + b"]" for parts in bursts]
+        frames += [part for parts in bursts for part in parts if b"best_bid_ask" in part]
+        for frame in frames:
+            books = _books()
+            before = _state(books)
+            out: list[Event] = []
+            touched = price_change(frame, RECV, books, out)
+            if touched < 0:
+                assert out == []
+                assert _state(books) == before
+            tally["accepted" if touched >= 0 else "declined"] += 1
+            tally["checks"] += sum(type(e) is TopOfBook for e in out)
+        _both(frames)
+
+    check()
+    assert tally["accepted"] >= 100, tally
+    assert tally["checks"] >= 100, tally
+    assert tally["declined"] >= 100, tally
+
+
 # -- 4. numbers: the scanner reads them as parse_e6_plain -----------------------------------------
 
 DECIMALS = st.one_of(
@@ -602,13 +768,29 @@ def test_the_fake_venues_bursts_of_books_trades_and_changes_are_taken_as_msgspec
     dumps = [
         _encode(wire.book(gen.snapshot_of(t, now))) for m in gen.active_markets for t in m.token_ids
     ]
-    msgs = [_encode(msg) for i in range(300) for msg in wire.encode(gen.step(now + i, 6))]
+    msgs = []
+    for msg in (msg for i in range(300) for msg in wire.encode(gen.step(now + i, 6))):
+        msgs.append(_encode(msg))
+        if isinstance(msg, PriceChangeMsg):  # custom_feature_enabled: best bid/ask follows
+            msgs += [
+                _encode(
+                    BestBidAskMsg(
+                        market=msg.market,
+                        asset_id=it.asset_id,
+                        best_bid=it.best_bid,
+                        best_ask=it.best_ask,
+                        spread="0.01",
+                        timestamp=msg.timestamp,
+                    )
+                )
+                for it in msg.price_changes
+            ]
     kinds = Counter(msgspec.json.decode(m)["event_type"] for m in msgs)
-    assert min(kinds[k] for k in ("book", "last_trade_price", "price_change")) > 0, kinds
+    assert min(kinds[k] for k in ("book", "last_trade_price", "price_change", "best_bid_ask")) > 0
     # Bursts as the fake sends them: consecutive messages in one JSON array.
     frames = [b"[" + b",".join(dumps[i : i + 7]) + b"]" for i in range(0, len(dumps), 7)]
     frames += [b"[" + b",".join(msgs[i : i + 9]) + b"]" for i in range(0, len(msgs), 9)] + msgs
-    plain_kinds = {"book", "last_trade_price", "price_change"}
+    plain_kinds = {"book", "last_trade_price", "price_change", "best_bid_ask"}
     for frame in frames:
         decoded = msgspec.json.decode(frame)
         if {
@@ -631,5 +813,6 @@ def test_the_fake_venues_bursts_of_books_trades_and_changes_are_taken_as_msgspec
     assert fast.normalizer.stats == slow.normalizer.stats
     assert fast.counters == slow.counters
     assert fast.counters["trades"] > 0
+    assert fast.counters["tob_checks"] > 0
     assert _state(fast.books) == _state(slow.books)
     assert fast.trades.to_table().equals(slow.trades.to_table())

@@ -142,12 +142,13 @@ class PolymarketNormalizer(Normalizer):
         return self.ingest(payload, ts_recv_ms, _NO_BOOKS)
 
     def ingest(self, payload: bytes, ts_recv_ms: int, books: dict[str, Book]) -> list[Event]:
-        """Set ``price_change`` levels of books in ``books`` directly; return other events.
+        """Apply ``price_change`` levels and full books to ``books`` directly; return the rest.
 
-        Levels are applied here only while no other event of the frame is pending, so the
+        They are applied here only while no other event of the frame is pending, so the
         books see every event in frame order, exactly as if ``normalize``'s events were
         applied one by one (one ``touch`` per run of one token's items, as one
-        ``BookDelta``); changes of tokens not in ``books`` come back as ``BookDelta``.
+        ``BookDelta``; ``Book.apply_snapshot`` for a book); changes and books of tokens not
+        in ``books`` come back as ``BookDelta`` and ``BookSnapshot``.
         """
         stats = self.stats
         stats["frames"] += 1
@@ -172,10 +173,14 @@ class PolymarketNormalizer(Normalizer):
         out = []
         applied = 0
         for msg in msgs:
-            if type(msg) is _PriceChange:
+            kind = type(msg)
+            if kind is _PriceChange:
                 # Straight into the books only while nothing else of the frame is pending.
                 target = books if not out else _NO_BOOKS
-                applied += _price_change(msg, ts_recv_ms, target, stats, out)
+                applied += _price_change(msg, ts_recv_ms, target, stats, out)  # type: ignore[arg-type]
+            elif kind is _Book:
+                target = books if not out else _NO_BOOKS
+                applied += self._book(msg, ts_recv_ms, target, out)  # type: ignore[arg-type]
             else:
                 self._dispatch(msg, ts_recv_ms, out)
         stats["events"] += applied + len(out)
@@ -185,9 +190,7 @@ class PolymarketNormalizer(Normalizer):
 
     def _dispatch(self, msg: _Msg, ts_recv_ms: int, out: list[Event]) -> None:
         kind = type(msg)
-        if kind is _Book:
-            self._book(msg, ts_recv_ms, out)  # type: ignore[arg-type]
-        elif kind is _LastTrade:
+        if kind is _LastTrade:
             self._trade(msg, ts_recv_ms, out)  # type: ignore[arg-type]
         elif kind is _BestBidAsk:
             self._top(msg, ts_recv_ms, out)  # type: ignore[arg-type]
@@ -197,22 +200,28 @@ class PolymarketNormalizer(Normalizer):
         else:
             self._status(msg, ts_recv_ms, out)  # type: ignore[arg-type]
 
-    def _book(self, msg: _Book, ts_recv_ms: int, out: list[Event]) -> None:
+    def _book(self, msg: _Book, ts_recv_ms: int, books: dict[str, Book], out: list[Event]) -> int:
+        """Replace the token's book if it is in ``books`` (return 1), else emit it (0)."""
         bids = msg.bids if msg.bids is not None else msg.buys
         asks = msg.asks if msg.asks is not None else msg.sells
         if not msg.asset_id or bids is None or asks is None:
             self.stats["bad"] += 1
-            return
+            return 0
         bid_levels = _levels(bids)
         ask_levels = _levels(asks)
         if bid_levels is None or ask_levels is None:
             self.stats["bad"] += 1
-            return
+            return 0
         # Best is at the END of each wire list; never trust either end: sort ourselves.
         bid_levels.sort(reverse=True)
         ask_levels.sort()
         ts = _stamp(msg.timestamp)
+        book = books.get(msg.asset_id)
+        if book is not None:
+            book.apply_snapshot(bid_levels, ask_levels, ts_recv_ms, ts)
+            return 1
         out.append(BookSnapshot(msg.asset_id, bid_levels, ask_levels, ts, ts_recv_ms))
+        return 0
 
     def _trade(self, msg: _LastTrade, ts_recv_ms: int, out: list[Event]) -> None:
         px = _price(msg.price)

@@ -2,17 +2,18 @@
 """The receive path's scanner for the frames that are most of the market channel.
 
 ``price_change`` reads a frame that is one message, or an array of them (a burst), of the
-kinds ``price_change``, ``book`` and ``last_trade_price`` in the current format, straight
-from the bytes: no JSON objects, no strings but token ids (one per run of items) and trade
-hashes. ``price_change`` items set the levels of the books it is given; books and trades
-become the same events the general path makes. It accepts only the plainest form (every
-string without escapes, ASCII; token ids present; plain decimal prices strictly inside
-(0, 1) and plain decimal sizes; known sides; stamps of plain digits or null; no keys it
-does not know but with string values; none of the legacy forms) and checks the whole frame
-before it changes any book. Anything else, however harmless, returns -1 untouched, and the
-caller (``PolymarketNormalizer.ingest``) decodes the frame the general way, which decides
-what is bad. So wherever this answers, it answers as the general path would; the tests hold
-it to that over generated frames and the fake venue's bursts.
+kinds ``price_change``, ``book``, ``last_trade_price`` and ``best_bid_ask`` in the current
+format, straight from the bytes: no JSON objects, no strings but token ids (one per run of
+items) and trade hashes. ``price_change`` items and full books go straight into the books
+it is given; trades and best bid/ask become the same events the general path makes. It
+accepts only the plainest form (every string without escapes, ASCII; token ids present;
+plain decimal prices strictly inside (0, 1) and plain decimal sizes; known sides; stamps of
+plain digits or null; no keys it does not know but with string values; none of the legacy
+forms) and checks the whole frame before it changes any book. Anything else, however
+harmless, returns -1 untouched, and the caller (``PolymarketNormalizer.ingest``) decodes
+the frame the general way, which decides what is bad. So wherever this answers, it answers
+as the general path would; the tests hold it to that over generated frames and the fake
+venue's bursts.
 
 Compiled by Cython only (``setup.py``); without the extension the general path does it all.
 """
@@ -22,9 +23,9 @@ from libc.stdint cimport uint64_t
 from libc.stdlib cimport qsort, realloc
 from libc.string cimport memcmp, memcpy
 
-from pmtape.core.book cimport Book
+from pmtape.core.book cimport Book, Side
 
-from pmtape.core.events import BookDelta, BookSnapshot, Trade
+from pmtape.core.events import BookDelta, BookSnapshot, TopOfBook, Trade
 
 cdef enum:
     MAX_ITEMS = 65536  # in one frame; more goes the general way
@@ -38,7 +39,7 @@ cdef struct Item:
 
 
 cdef struct Msg:
-    int kind  # PRICE_CHANGE, BOOK or TRADE
+    int kind  # PRICE_CHANGE, BOOK, TRADE or TOP
     Py_ssize_t first  # price_change: its items in the buffer
     Py_ssize_t count
     Py_ssize_t bid_first  # book: its levels in the buffer (Item.key_at: the wire order)
@@ -53,12 +54,15 @@ cdef struct Msg:
     Py_ssize_t hash_at  # trade: -1 none
     Py_ssize_t hash_len
     long long stamp  # -1: none
+    long long best_bid  # top: -1 for the venue's "no bid" ("0")
+    long long best_ask  # top: -1 for the venue's "no ask" ("1")
 
 
 cdef enum:
     PRICE_CHANGE = 0
     BOOK = 1
     TRADE = 2
+    TOP = 3
 
 
 # The items and messages of the frame being read: grown as needed, never shrunk. The scanner
@@ -204,6 +208,16 @@ cdef inline long long _price(const unsigned char* p, Py_ssize_t n) noexcept nogi
     return px if 0 < px < 1000000 else -1
 
 
+cdef inline long long _quote(const unsigned char* p, Py_ssize_t n, unsigned char none) noexcept nogil:
+    """A best bid or ask: -1 for the venue's one-character ``none``, else a price to e6, or
+    -2 if it is neither."""
+    cdef long long px
+    if n == 1 and p[0] == none:
+        return -1
+    px = _price(p, n)
+    return px if px >= 0 else -2
+
+
 cdef Py_ssize_t _fields(
     const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Item* it, bint level
 ) noexcept nogil:
@@ -302,10 +316,13 @@ cdef Py_ssize_t _list(
 cdef Py_ssize_t _message(
     const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Msg* m, Py_ssize_t* count
 ) except -2:
-    """Read one message from ``p[i] == '{'`` (a plain price_change, book or last_trade_price;
-    items and levels into the buffer from ``count``); return the index after it, or -1."""
+    """Read one message from ``p[i] == '{'`` (a plain price_change, book, last_trade_price or
+    best_bid_ask; items and levels into the buffer from ``count``); return the index after
+    it, or -1."""
     cdef Py_ssize_t k, kn, v, vn, start
-    cdef int seen = 0  # bits: type, changes, stamp, token, price, size, side, hash, bids, asks
+    cdef long long px
+    # bits: type, changes, stamp, token, price, size, side, hash, bids, asks, best bid, best ask
+    cdef int seen = 0, bit
     m.kind = -1
     m.stamp = -1
     m.side = -1
@@ -380,6 +397,8 @@ cdef Py_ssize_t _message(
                     m.kind = BOOK
                 elif _is(p, v, vn, b"last_trade_price", 16):
                     m.kind = TRADE
+                elif _is(p, v, vn, b"best_bid_ask", 12):
+                    m.kind = TOP
                 else:
                     return -1
             elif _is(p, k, kn, b"asset_id", 8):
@@ -406,6 +425,19 @@ cdef Py_ssize_t _message(
                     m.side = 0
                 elif _is(p, v, vn, b"SELL", 4) or _is(p, v, vn, b"sell", 4):
                     m.side = 1
+            elif _is(p, k, kn, b"best_bid", 8) or _is(p, k, kn, b"best_ask", 8):
+                bit = 1024 if p[k + 5] == 98 else 2048  # best_(b)id or best_(a)sk
+                if seen & bit:
+                    return -1
+                seen |= bit
+                # The venue's one-character "none": "0" for no bid, "1" for no ask.
+                px = _quote(p + v, vn, 48 if bit == 1024 else 49)
+                if px == -2:
+                    return -1
+                if bit == 1024:
+                    m.best_bid = px
+                else:
+                    m.best_ask = px
             elif _is(p, k, kn, b"transaction_hash", 16):
                 if seen & 128:
                     return -1
@@ -440,6 +472,9 @@ cdef Py_ssize_t _message(
             return -1
         if m.px < 0 or m.sz <= 0:
             return -1
+    elif m.kind == TOP:
+        if m.key_len == 0 or (seen & 3072) != 3072:
+            return -1
     else:
         return -1
     return i + 1
@@ -453,21 +488,61 @@ cdef int _by_price(const void* a, const void* b) noexcept nogil:
     return -1 if x.key_at < y.key_at else (1 if x.key_at > y.key_at else 0)
 
 
-cdef list _side(Py_ssize_t first, Py_ssize_t count, bint descending):
-    """A book side's levels as the general path makes them: a price listed twice keeps its
-    last size, size 0 means absent, sorted best first."""
-    cdef Py_ssize_t j
+cdef Py_ssize_t _rising(Py_ssize_t first, Py_ssize_t count) noexcept nogil:
+    """Put a book side's levels in rising price order, one per price (the latest word on
+    it, whose size 0 means absent); return how many are left.
+
+    The venue lists each side best last, so bids already rise and asks fall: those need
+    no sort, only (for asks) a reversal. Anything else is sorted by price, then wire order.
+    """
     cdef Item* lv = &_items[first]
-    cdef list out = []
+    cdef Py_ssize_t j, n = 0
+    cdef bint up = True, down = True
+    cdef Item tmp
+    for j in range(1, count):
+        if lv[j].px <= lv[j - 1].px:
+            up = False
+        if lv[j].px >= lv[j - 1].px:
+            down = False
+    if up:
+        return count
+    if down:
+        for j in range(count // 2):
+            tmp = lv[j]
+            lv[j] = lv[count - 1 - j]
+            lv[count - 1 - j] = tmp
+        return count
     qsort(lv, count, sizeof(Item), _by_price)
     for j in range(count):
         if j + 1 < count and lv[j + 1].px == lv[j].px:
             continue  # a later word on this price follows
+        lv[n] = lv[j]
+        n += 1
+    return n
+
+
+cdef list _side(Py_ssize_t first, Py_ssize_t count, bint descending):
+    """A book side's levels as the general path makes them: a price listed twice keeps its
+    last size, size 0 means absent, sorted best first."""
+    cdef Py_ssize_t j, n = _rising(first, count)
+    cdef Item* lv = &_items[first]
+    cdef list out = []
+    for j in range(n):
         if lv[j].sz:
             out.append((lv[j].px, lv[j].sz))
     if descending:
         out.reverse()
     return out
+
+
+cdef void _fill(Side side, Py_ssize_t first, Py_ssize_t count, bint descending) except *:
+    """Set a book side's levels as ``_side`` lists them, best first (so no level moves)."""
+    cdef Py_ssize_t i, j, n = _rising(first, count)
+    cdef Item* lv = &_items[first]
+    for i in range(n):
+        j = n - 1 - i if descending else i
+        if lv[j].sz:
+            side.set(lv[j].px, lv[j].sz)
 
 
 cdef Py_ssize_t _apply(
@@ -509,17 +584,19 @@ cdef Py_ssize_t _apply(
 def price_change(bytes payload, object ts_recv_ms, dict books, list out):
     """Apply a plain market-channel frame to ``books``; return the books touched, or -1.
 
-    The frame is one message or an array of them (a burst) of ``price_change``, ``book`` and
-    ``last_trade_price``. As in ``PolymarketNormalizer.ingest``: ``price_change`` items set
-    the levels of books in ``books`` while no other event of the frame is pending; books
-    and trades, and every change after the first of them (or of a token without a book),
-    are appended to ``out`` as events, in frame order. -1 means the frame is not in the
+    The frame is one message or an array of them (a burst) of ``price_change``, ``book``,
+    ``last_trade_price`` and ``best_bid_ask``. As in ``PolymarketNormalizer.ingest``:
+    ``price_change`` items and ``book`` messages go straight into the books in ``books``
+    while no other event of the frame is pending; trades and best bid/ask, and every change
+    or book after the first of them (or of a token without a book), are appended to ``out``
+    as events, in frame order. -1 means the frame is not in the
     plain form and nothing was changed.
     """
     cdef const unsigned char* p = payload
     cdef Py_ssize_t n = len(payload)
     cdef Py_ssize_t i, nmsgs = 0, touched = 0, j, count = 0
     cdef Msg* m
+    cdef Book book
     _reserve(0, 1)
     i = _ws(p, 0, n)
     if i >= n:
@@ -561,10 +638,31 @@ def price_change(bytes payload, object ts_recv_ms, dict books, list out):
             continue
         key = PyUnicode_DecodeASCII(<const char*>p + m.key_at, m.key_len, NULL)
         ts = m.stamp if m.stamp >= 0 else None
+        if m.kind == BOOK and not out:
+            book = books.get(key)
+            if book is not None:  # straight in, as Book.apply_snapshot of _side's levels
+                book.begin_snapshot()
+                _fill(book.bids, m.bid_first, m.bid_count, True)
+                _fill(book.asks, m.ask_first, m.ask_count, False)
+                book.end_snapshot(ts_recv_ms, ts)
+                touched += 1
+                continue
         if m.kind == BOOK:
             bids = _side(m.bid_first, m.bid_count, True)
             asks = _side(m.ask_first, m.ask_count, False)
             out.append(BookSnapshot(key, bids, asks, ts, ts_recv_ms))
+        elif m.kind == TOP:
+            out.append(
+                TopOfBook(
+                    key,
+                    None if m.best_bid < 0 else m.best_bid,
+                    None,
+                    None if m.best_ask < 0 else m.best_ask,
+                    None,
+                    ts,
+                    ts_recv_ms,
+                )
+            )
         else:
             side = None if m.side < 0 else ("buy" if m.side == 0 else "sell")
             tx = None
