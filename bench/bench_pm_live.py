@@ -20,6 +20,7 @@ from fakeproc import fake_polymarket
 from pmtape.collect.collector import Collector
 from pmtape.config import load_config
 from pmtape.discovery.service import discover_once
+from pmtape.ops.runner import loop_factory
 from pmtape.venues.base import create_adapter
 
 
@@ -82,6 +83,7 @@ async def _collect(urls: dict[str, Any], root: Path, args: argparse.Namespace) -
         "rows_dropped": summary.rows_dropped,
         "capture_dropped": sum(s.dropped_frames for s in cap.values()),
         "subs": summary.venues["polymarket"]["subs"],
+        "loop": summary.event_loop,
     }
 
 
@@ -91,13 +93,24 @@ def main() -> None:
     parser.add_argument("--rates", default="5000,10000,20000", help="fake messages/s to try")
     parser.add_argument("--markets", type=int, default=2500, help="markets (2 assets each)")
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="event loop, as collector.event_loop (auto: uvloop where installed, as collect)",
+    )
     args = parser.parse_args()
     for rate in (float(r) for r in args.rates.split(",")):
-        with fake_polymarket(args.markets, rate) as (urls, _), tempfile.TemporaryDirectory() as tmp:
-            r = asyncio.run(_collect(urls, Path(tmp), args))
+        with (
+            fake_polymarket(args.markets, rate) as (urls, _),
+            tempfile.TemporaryDirectory() as tmp,
+            asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner,
+        ):
+            r = runner.run(_collect(urls, Path(tmp), args))
         ok = r["rows_dropped"] == 0 and r["capture_dropped"] == 0 and r["p99"] < 10
         print(
-            f"fake {rate:>8,.0f} msgs/s, {args.markets * 2:,} assets ({r['subs']:,} subscribed):"
+            f"fake {rate:>8,.0f} msgs/s, {args.markets * 2:,} assets ({r['subs']:,} subscribed,"
+            f" {r['loop']}):"
             f" received {r['frames_per_s']:,.0f} frames/s with {r['events_per_s']:,.0f} events/s"
             f" (loop thread {r['loop_cpu']:.0%} of a core, all threads {r['all_cpu']:.0%}),"
             f" loop lag p50 {r['p50']:.2f} ms,"

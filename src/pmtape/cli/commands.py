@@ -134,7 +134,7 @@ def collect_run(
     async def main(stop: asyncio.Event) -> CollectSummary:
         return await collector.run_until(stop, duration)
 
-    return run_until_signal(main)
+    return run_until_signal(main, loop=cfg.collector.event_loop)
 
 
 def print_collect_summary(s: CollectSummary) -> None:
@@ -143,7 +143,7 @@ def print_collect_summary(s: CollectSummary) -> None:
         f"collected for {s.duration_s:.1f}s: rows_accepted={s.rows_accepted} "
         f"rows_written={s.rows_written} trades_written={s.trades_written} "
         f"files_written={s.files_written} rows_dropped={s.rows_dropped} "
-        f"loop_lag_max={s.loop_lag_max_ms:.1f}ms"
+        f"loop_lag_max={s.loop_lag_max_ms:.1f}ms ({s.event_loop})"
     )
     if s.run_dir:
         console.print(f"capture: {s.run_dir}")

@@ -154,7 +154,7 @@ def _lib_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for lib in ("msgspec", "pyarrow", "aiohttp", "zstandard", "polars"):
+    for lib in ("msgspec", "pyarrow", "aiohttp", "zstandard", "polars", "uvloop"):
         try:
             out[lib] = version(lib)
         except PackageNotFoundError:

@@ -22,6 +22,7 @@ from pmtape.collect.capture_run import CaptureRun
 from pmtape.collect.venue import VenueCollector
 from pmtape.config.models import Config
 from pmtape.ops.looplag import LoopLagMonitor
+from pmtape.ops.runner import loop_name
 from pmtape.schedule.active import active_snapshot_path
 from pmtape.store.parquet import ParquetSink
 from pmtape.venues.base import VenueAdapter
@@ -46,6 +47,8 @@ class CollectSummary(msgspec.Struct):
     venues: dict[str, dict[str, Any]]
     run_dir: str | None = None
     fatal: str | None = None
+    event_loop: str = "asyncio"
+    """Which event loop ran it: ``uvloop`` or ``asyncio``."""
 
 
 class Collector:
@@ -213,6 +216,7 @@ class Collector:
             venues={n: v.status() for n, v in self.venues.items()},
             run_dir=str(self.run.path) if self.run else None,
             fatal=self.fatal,
+            event_loop=loop_name(asyncio.get_running_loop()),
         )
 
 

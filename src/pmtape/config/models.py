@@ -289,6 +289,9 @@ class CollectorConfig(_Frozen):
     state_poll_secs: float = Field(
         5.0, gt=0, description="how often the active snapshot is re-read"
     )
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        "auto", description="event loop of collect and demo: uvloop where installed (auto)"
+    )
 
 
 class MinerConfig(_Frozen):
