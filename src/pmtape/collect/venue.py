@@ -78,6 +78,9 @@ class VenueCollector:
         self.hot_source: str | None = None
         # Where lifecycle records go (the run log when capturing): kind, fields.
         self.event_log: Callable[[str, dict[str, Any]], None] | None = None
+        # Called once the first subscriptions are made (their books exist): the collector
+        # freezes what is now long-lived out of the garbage collector's sweeps.
+        self.on_first_subscribe: Callable[[], None] | None = None
         self._tick_s = snapshot_tick_ms / 1000
         self._state_poll_s = state_poll_s
         self._scores: dict[str, float] | None = None
@@ -225,6 +228,9 @@ class VenueCollector:
             self.snapshotter.schedule(key, interval, _first_due(key, now, interval))
         self.counters["subscribes"] += len(insts)
         await self.session.subscribe([i.poll_key for i in insts])
+        if self.on_first_subscribe is not None:
+            first, self.on_first_subscribe = self.on_first_subscribe, None
+            first()
 
     async def _unsubscribe(self, keys: list[str]) -> None:
         gone = self.state.remove(keys)
