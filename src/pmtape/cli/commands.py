@@ -289,7 +289,10 @@ def run_cmd(
         return await supervise(specs, stop)
 
     for st in run_until_signal(main):
-        console.print(f"{st.name}: started {st.starts}x, last exit {st.last_exit}")
+        console.print(
+            f"{st.name}: started {st.starts}x, exited by itself {st.exits}x,"
+            f" last exit {st.last_exit}"
+        )
 
 
 def _passthrough_flags(

@@ -32,6 +32,8 @@ class ChildStatus(msgspec.Struct):
     name: str
     starts: int = 0
     last_exit: int | None = None
+    exits: int = 0
+    """Times it exited by itself (not stopped by us): each one was followed by a restart."""
 
 
 async def _stop(proc: asyncio.subprocess.Process, grace_s: float) -> int:
@@ -70,6 +72,7 @@ async def _keep_running(
             waiter.cancel()
             return
         status.last_exit = proc.returncode
+        status.exits += 1
         if time.monotonic() - started > 60:
             delay = 1.0  # it ran a good while: this is a fresh failure, not a crash loop
         wait = random.uniform(0, delay)  # full jitter: crash loops never become storms

@@ -86,6 +86,6 @@ async def test_429_and_503_put_the_venue_in_a_cooldown_it_honours(status: int) -
             # the poller then waited it out instead of sending (polling every 0.2 s without a
             # cooldown would be 20 requests a second).
             assert fake.snapshot_stats()["http_requests"] - before <= errors + 4
-            assert session.stats["cooldown_waits"] >= 2
+            assert session.stats["cooldown_waits"] >= 1
             await settled(fake, sink, keys)
         assert session.stats["errors"] >= 6

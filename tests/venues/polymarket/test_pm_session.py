@@ -47,9 +47,9 @@ async def test_subscribe_and_unsubscribe_on_the_open_socket() -> None:
         sink = BookSink()
         await session.subscribe(keys[:4])
         async with running(session, sink):
-            await eventually(lambda: all(sink.snapshots_of(k) == 1 for k in keys[:4]))
+            await eventually(lambda: all(sink.snapshots_of(k) >= 1 for k in keys[:4]))
             await session.subscribe(keys[4:])
-            await eventually(lambda: all(sink.snapshots_of(k) == 1 for k in keys[4:]))
+            await eventually(lambda: all(sink.snapshots_of(k) >= 1 for k in keys[4:]))
             await session.unsubscribe(keys[:2])
             await eventually(lambda: fake.snapshot_stats().get("ws_op_unsubscribe") == 1)
             gone_before = sum(1 for f in sink.frames if keys[0].encode() in f)
@@ -70,13 +70,14 @@ async def test_dropped_sockets_mark_books_stale_until_their_fresh_book() -> None
         sink = BookSink()
         await session.subscribe(keys)
         async with running(session, sink):
-            await eventually(lambda: all(sink.snapshots_of(k) == 1 for k in keys))
+            await eventually(lambda: all(sink.snapshots_of(k) >= 1 for k in keys))
             fake.pause()
+            books_before = {k: sink.snapshots_of(k) for k in keys}
             await fake.channel.drop_all()
             await eventually(lambda: len(sink.kinds("disconnected")) == 2)
             lost = sorted(k for d in sink.kinds("disconnected") for k in d["keys"])
             assert lost == sorted(keys)
-            await eventually(lambda: all(sink.snapshots_of(k) == 2 for k in keys))
+            await eventually(lambda: all(sink.snapshots_of(k) > books_before[k] for k in keys))
             await settled(fake, sink, keys)  # stale marks cleared by the fresh books
         assert fake.snapshot_stats()["ws_connections"] == 4
 
@@ -90,7 +91,7 @@ async def test_a_silent_socket_that_still_pongs_is_reconnected_by_the_watchdog()
         sink = BookSink()
         await session.subscribe(keys)
         async with running(session, sink):
-            await eventually(lambda: all(sink.snapshots_of(k) == 1 for k in keys))
+            await eventually(lambda: all(sink.snapshots_of(k) >= 1 for k in keys))
             faults.silent = True
             await eventually(lambda: session.shard_stats()[0].get("silent_reconnects", 0) >= 1)
             assert session.shard_stats()[0]["keepalive_replies"] >= 2  # it kept answering PONG
@@ -145,7 +146,7 @@ async def test_without_live_operations_the_shard_reconnects_with_the_new_set() -
         sink = BookSink()
         await session.subscribe(keys[:2])
         async with running(session, sink):
-            await eventually(lambda: all(sink.snapshots_of(k) == 1 for k in keys[:2]))
+            await eventually(lambda: all(sink.snapshots_of(k) >= 1 for k in keys[:2]))
             await session.subscribe(keys[2:])
             await eventually(lambda: all(sink.snapshots_of(k) >= 1 for k in keys[2:]))
             await settled(fake, sink, keys)
@@ -161,7 +162,7 @@ async def test_an_asset_silent_while_its_market_moves_gets_a_fresh_book() -> Non
         sink = BookSink(token_markets(fake))
         await session.subscribe(keys)
         async with running(session, sink):
-            await eventually(lambda: all(sink.snapshots_of(k) == 1 for k in keys))
+            await eventually(lambda: all(sink.snapshots_of(k) >= 1 for k in keys))
             # The venue forgets one token on this socket (its per-asset silence bug).
             conn = fake.channel.conns[0]
             conn.served.discard(keys[1])
