@@ -202,6 +202,22 @@ cdef Py_ssize_t _key(
     return i if i < n else -1
 
 
+cdef inline Py_ssize_t _next(
+    const unsigned char* p, Py_ssize_t i, Py_ssize_t n, unsigned char close, bint* closed
+) noexcept nogil:
+    """After a member of an object or array, from ``p[i]``: past a comma to the next member,
+    or past ``close`` (then ``closed``). Return that index, or -1 for anything else."""
+    i = _ws(p, i, n)
+    if i < n:
+        if p[i] == 44:  # ','
+            closed[0] = False
+            return _ws(p, i + 1, n)
+        if p[i] == close:
+            closed[0] = True
+            return i + 1
+    return -1
+
+
 cdef inline long long _price(const unsigned char* p, Py_ssize_t n) noexcept nogil:
     """A plain decimal price strictly inside (0, 1) to e6; -1 otherwise."""
     cdef long long px = _e6(p, n)
@@ -227,6 +243,7 @@ cdef Py_ssize_t _fields(
     cdef Py_ssize_t k, kn, v, vn
     cdef int seen = 0
     cdef int want = 6 if level else 15  # the bits of the fields it must have
+    cdef bint closed
     i = _ws(p, i + 1, n)
     while True:
         i = _key(p, i, n, &k, &kn)
@@ -269,15 +286,9 @@ cdef Py_ssize_t _fields(
                 it.side = 1
             else:
                 return -1
-        i = _ws(p, i + 1, n)
-        if i >= n:
-            return -1
-        if p[i] == 44:  # ','
-            i = _ws(p, i + 1, n)
-            continue
-        if p[i] == 125 and seen == want:  # '}' after every field it must have
-            return i + 1
-        return -1
+        i = _next(p, i + 1, n, 125, &closed)  # '}'
+        if i < 0 or closed:
+            return i if seen == want else -1  # closed after every field it must have
 
 
 cdef Py_ssize_t _list(
@@ -286,6 +297,7 @@ cdef Py_ssize_t _list(
     """Read an array of items (or book levels) from ``p[i] == '['`` into the buffer from
     ``count``; return the index after it, or -1."""
     cdef Py_ssize_t order = 0
+    cdef bint closed
     if p[i] != 91:  # '['
         return -1
     i = _ws(p, i + 1, n)
@@ -302,15 +314,9 @@ cdef Py_ssize_t _list(
             _items[count[0]].key_at = order  # the wire order: a repeated price's last word wins
         count[0] += 1
         order += 1
-        i = _ws(p, i, n)
-        if i >= n:
-            return -1
-        if p[i] == 44:
-            i = _ws(p, i + 1, n)
-            continue
-        if p[i] == 93:
-            return i + 1
-        return -1
+        i = _next(p, i, n, 93, &closed)  # ']'
+        if i < 0 or closed:
+            return i
 
 
 cdef Py_ssize_t _message(
@@ -323,6 +329,7 @@ cdef Py_ssize_t _message(
     cdef long long px
     # bits: type, changes, stamp, token, price, size, side, hash, bids, asks, best bid, best ask
     cdef int seen = 0, bit
+    cdef bint closed
     m.kind = -1
     m.stamp = -1
     m.side = -1
@@ -452,15 +459,11 @@ cdef Py_ssize_t _message(
                 return -1  # the legacy forms
         if i < 0:
             return -1
-        i = _ws(p, i, n)
-        if i >= n:
+        i = _next(p, i, n, 125, &closed)  # '}'
+        if i < 0:
             return -1
-        if p[i] == 44:
-            i = _ws(p, i + 1, n)
-            continue
-        if p[i] == 125:
+        if closed:
             break
-        return -1
     if m.kind == PRICE_CHANGE:
         if not seen & 2 or seen & 8:  # no items, or the legacy one-asset form
             return -1
@@ -477,7 +480,7 @@ cdef Py_ssize_t _message(
             return -1
     else:
         return -1
-    return i + 1
+    return i
 
 
 cdef int _by_price(const void* a, const void* b) noexcept nogil:
@@ -597,6 +600,7 @@ def price_change(bytes payload, object ts_recv_ms, dict books, list out):
     cdef Py_ssize_t i, nmsgs = 0, touched = 0, j, count = 0
     cdef Msg* m
     cdef Book book
+    cdef bint closed = False
     _reserve(0, 1)
     i = _ws(p, 0, n)
     if i >= n:
@@ -608,7 +612,7 @@ def price_change(bytes payload, object ts_recv_ms, dict books, list out):
         nmsgs = 1
     elif p[i] == 91:  # '[': a burst (an empty one goes the general way)
         i = _ws(p, i + 1, n)
-        while True:
+        while not closed:
             if i >= n or p[i] != 123:
                 return -1
             _reserve(0, nmsgs + 1)
@@ -616,16 +620,9 @@ def price_change(bytes payload, object ts_recv_ms, dict books, list out):
             if i < 0:
                 return -1
             nmsgs += 1
-            i = _ws(p, i, n)
-            if i >= n:
+            i = _next(p, i, n, 93, &closed)  # ']'
+            if i < 0:
                 return -1
-            if p[i] == 44:
-                i = _ws(p, i + 1, n)
-                continue
-            if p[i] == 93:
-                i += 1
-                break
-            return -1
     else:
         return -1
     if _ws(p, i, n) != n:
