@@ -70,7 +70,6 @@ class Collector:
         self.venues = {name: self._venue(name, a) for name, a in adapters.items()}
         self.lag = LoopLagMonitor()
         self.fatal: str | None = None
-        self._gc_managed = False  # while run_until runs: thresholds set, start-up frozen
         self._last_status: tuple[float, dict[str, int]] = (time.monotonic(), {})
 
     def _venue(self, name: str, adapter: VenueAdapter) -> VenueCollector:
@@ -96,9 +95,9 @@ class Collector:
         # A venue's first subscriptions built its books and session state, which live as
         # long as the run: out of the sweeps with them, or the first full collection walks
         # them all (60-120 ms of loop stall at 5,000 books). Once per venue, so the
-        # cyclic garbage a freeze also keeps stays bounded.
-        if self._gc_managed:
-            gc.freeze()
+        # cyclic garbage a freeze also keeps stays bounded. Venue tasks run only inside
+        # run_until, which unfreezes at its end.
+        gc.freeze()
 
     async def run_until(
         self, stop: asyncio.Event, duration_s: float | None = None
@@ -110,7 +109,6 @@ class Collector:
         gc.collect()
         gc.freeze()  # what start-up built (config, instruments) is no garbage: skip it
         gc.set_threshold(_GC_GEN0, *threshold[1:])
-        self._gc_managed = True
         tasks = [asyncio.create_task(v.run(), name=f"collect-{n}") for n, v in self.venues.items()]
         helpers = [
             asyncio.create_task(self.lag.run(), name="loop-lag"),
@@ -123,7 +121,6 @@ class Collector:
             await self._shutdown([*tasks, *helpers])
             gc.set_threshold(*threshold)
             gc.unfreeze()
-            self._gc_managed = False
         return self._summary(time.monotonic() - started)
 
     async def _wait(
