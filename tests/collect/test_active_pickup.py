@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pmtape.cli.common import adapters_for
-from pmtape.collect.collector import Collector
-from pmtape.discovery.service import discover_once
 from pmtape.schedule.active import ActiveSetReader, active_snapshot_path, write_active_snapshot
+from tests.collect.util import discovered_collector
 from tests.conftest import fast_config
 from tests.helpers import eventually
 
@@ -18,13 +16,11 @@ from tests.helpers import eventually
 @pytest.mark.asyncio
 async def test_new_snapshot_is_picked_up_and_a_corrupt_one_ignored(tmp_path: Path) -> None:
     cfg = fast_config(tmp_path / "data")
-    adapters = adapters_for(cfg)
-    await discover_once(cfg.data_dir, adapters)
+    collector = await discovered_collector(cfg, capture=False)
     path = active_snapshot_path(cfg.data_dir, "sim")
     reader = ActiveSetReader(path)
     reader.poll()
     everything = reader.instruments()
-    collector = Collector(cfg, adapters, capture=False)
     venue = collector.venues["sim"]
     stop = asyncio.Event()
     run = asyncio.create_task(collector.run_until(stop, 30))
@@ -51,9 +47,7 @@ async def test_new_snapshot_is_picked_up_and_a_corrupt_one_ignored(tmp_path: Pat
 @pytest.mark.asyncio
 async def test_a_closed_market_rebuilds_the_universe_once_not_every_pass(tmp_path: Path) -> None:
     cfg = fast_config(tmp_path / "data")
-    adapters = adapters_for(cfg)
-    await discover_once(cfg.data_dir, adapters)
-    collector = Collector(cfg, adapters, capture=False)
+    collector = await discovered_collector(cfg, capture=False)
     venue = collector.venues["sim"]
     stop = asyncio.Event()
     run = asyncio.create_task(collector.run_until(stop, 30))

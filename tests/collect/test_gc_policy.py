@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pmtape.cli.common import adapters_for
-from pmtape.collect.collector import Collector
-from pmtape.discovery.service import discover_once
+from tests.collect.util import discovered_collector
 from tests.conftest import fast_config
 from tests.helpers import eventually
 
@@ -29,9 +27,7 @@ async def test_books_of_the_first_subscriptions_are_frozen_and_all_is_undone_aft
     tmp_path: Path,
 ) -> None:
     cfg = fast_config(tmp_path / "data")
-    adapters = adapters_for(cfg)
-    await discover_once(cfg.data_dir, adapters)
-    collector = Collector(cfg, adapters, capture=False)
+    collector = await discovered_collector(cfg, capture=False)
     venue = collector.venues["sim"]
     threshold = gc.get_threshold()
     books: list[object] = []

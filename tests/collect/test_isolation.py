@@ -16,13 +16,11 @@ from typing import Any
 
 import pytest
 
-from pmtape.cli.common import adapters_for
-from pmtape.collect.collector import Collector
 from pmtape.config import load_config
 from pmtape.core.clock import now_ms
-from pmtape.discovery.service import discover_once
 from pmtape.store.files import read_snapshots
 from pmtape.venues.kalshi.fake import FakeKalshi
+from tests.collect.util import discovered_collector
 from tests.helpers import eventually
 
 HOT_MS = 1000
@@ -50,9 +48,7 @@ async def _down_then_up(tmp_path: Path, down_s: float) -> None:
         cfg = load_config(
             None, overrides=overrides, venues=["sim", "kalshi"], env={}, use_default_path=False
         )
-        adapters = adapters_for(cfg)
-        await discover_once(cfg.data_dir, adapters)
-        collector = Collector(cfg, adapters)
+        collector = await discovered_collector(cfg)
         kal = collector.venues["kalshi"]
         stop = asyncio.Event()
         task = asyncio.create_task(collector.run_until(stop))

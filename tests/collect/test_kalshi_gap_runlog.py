@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pmtape.cli.common import adapters_for
-from pmtape.collect.collector import Collector
 from pmtape.config import load_config
-from pmtape.discovery.service import discover_once
 from pmtape.venues.kalshi.fake import FakeKalshi
+from tests.collect.util import discovered_collector
 from tests.helpers import eventually
 from tests.venues.kalshi.util import KEY_ID, throwaway_key
 
@@ -33,9 +31,7 @@ async def test_gap_marks_the_book_stale_is_repaired_and_logged(tmp_path: Path) -
         cfg = load_config(
             None, overrides=overrides, venues=["kalshi"], env=env, use_default_path=False
         )
-        adapters = adapters_for(cfg)
-        await discover_once(cfg.data_dir, adapters)
-        collector = Collector(cfg, adapters, run_id="gap")
+        collector = await discovered_collector(cfg, run_id="gap")
         venue = collector.venues["kalshi"]
         stop = asyncio.Event()
         task = asyncio.create_task(collector.run_until(stop))
@@ -79,9 +75,7 @@ async def test_a_refused_signature_is_an_auth_error_in_the_run_log_without_a_sto
         cfg = load_config(
             None, overrides=overrides, venues=["kalshi"], env=env, use_default_path=False
         )
-        adapters = adapters_for(cfg)
-        await discover_once(cfg.data_dir, adapters)
-        collector = Collector(cfg, adapters, run_id="auth")
+        collector = await discovered_collector(cfg, run_id="auth")
         venue = collector.venues["kalshi"]
         stop = asyncio.Event()
         task = asyncio.create_task(collector.run_until(stop))

@@ -16,15 +16,13 @@ from typing import Any
 import pytest
 
 from pmtape.capture.verify import verify_bundle
-from pmtape.cli.common import adapters_for
-from pmtape.collect.collector import Collector
 from pmtape.collect.rebuild import rebuild
 from pmtape.config import load_config
-from pmtape.discovery.service import discover_once
 from pmtape.store.files import read_table
 from pmtape.venues.kalshi.fake import FakeKalshi
 from pmtape.venues.limitless.fake import FakeLimitless
 from pmtape.venues.polymarket.fake import FakePolymarket
+from tests.collect.util import discovered_collector
 from tests.helpers import eventually
 from tests.venues.kalshi.util import KEY_ID, throwaway_key
 
@@ -65,9 +63,7 @@ async def test_three_venues_capture_verifies_and_rebuilds_to_the_live_rows(tmp_p
         cfg = load_config(
             None, overrides=overrides, venues=list(VENUES), env=env, use_default_path=False
         )
-        adapters = adapters_for(cfg)
-        await discover_once(cfg.data_dir, adapters)
-        collector = Collector(cfg, adapters, run_id="three")
+        collector = await discovered_collector(cfg, run_id="three")
         stop = asyncio.Event()
         task = asyncio.create_task(collector.run_until(stop))
         try:
