@@ -14,11 +14,12 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from fakeproc import fake_polymarket
 from pmtape.collect.collector import Collector
 from pmtape.config import load_config
+from pmtape.config.models import EventLoopChoice
 from pmtape.discovery.service import discover_once
 from pmtape.ops.runner import loop_factory
 from pmtape.venues.base import create_adapter
@@ -95,7 +96,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument(
         "--loop",
-        choices=["auto", "uvloop", "asyncio"],
+        choices=get_args(EventLoopChoice),
         default="auto",
         help="event loop, as collector.event_loop (auto: uvloop where installed, as collect)",
     )

@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+EventLoopChoice = Literal["auto", "uvloop", "asyncio"]
+"""Which event loop runs a long-lived command (``ops.runner.loop_factory``)."""
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -289,8 +292,8 @@ class CollectorConfig(_Frozen):
     state_poll_secs: float = Field(
         5.0, gt=0, description="how often the active snapshot is re-read"
     )
-    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
-        "auto", description="event loop of collect and demo: uvloop where installed (auto)"
+    event_loop: EventLoopChoice = Field(
+        "auto", description="event loop of `pmtape collect`: uvloop where installed (auto)"
     )
 
 
