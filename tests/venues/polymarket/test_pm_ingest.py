@@ -24,8 +24,7 @@ from pmtape.collect.state import VenueBooks
 from pmtape.core.book import Book
 from pmtape.core.events import BookDelta, BookSnapshot, Event, TopOfBook, Trade
 from pmtape.core.instrument import Instrument
-from pmtape.venues.polymarket.fake_wire import WireEncoder
-from pmtape.venues.sim.generator import SimGenerator, SimUniverse
+from tests.venues.polymarket.util import sim_wire
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "polymarket" / "ws"
 RECV = 1_790_501_240_000
@@ -35,11 +34,7 @@ _encode = msgspec.json.Encoder().encode
 def _stream(seed: int) -> tuple[list[bytes], list[str]]:
     """Frames of a market-channel session with faults, and the tokens it is about."""
     rng = random.Random(seed)
-    universe = SimUniverse(seed, markets=15, rolling_share=0.0)
-    gen = SimGenerator(universe, seed, trade_ratio=0.1, snapshot_ratio=0.02)
-    now = universe.anchor_ms
-    gen.refresh(now)
-    wire = WireEncoder()
+    gen, wire, now = sim_wire(seed, 15, trade_ratio=0.1, snapshot_ratio=0.02)
     tokens = [t for m in gen.active_markets for t in m.token_ids]
     frames = [_encode([wire.book(gen.snapshot_of(t, now)) for t in tokens[:10]])]
     frames += [_encode(wire.book(gen.snapshot_of(t, now))) for t in tokens[10:]]

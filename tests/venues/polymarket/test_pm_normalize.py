@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 
 from pmtape.core.book import Book
 from pmtape.core.events import BookDelta, BookSnapshot, Event, MarketStatus, TopOfBook, Trade
-from pmtape.venues.polymarket.fake_wire import WireEncoder
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer
-from pmtape.venues.sim.generator import SimGenerator, SimUniverse
+from tests.venues.polymarket.util import sim_wire
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "polymarket" / "ws"
 CASES = sorted(p.name.removesuffix(".frame") for p in FIXTURES.glob("*.frame"))
@@ -121,11 +120,7 @@ def test_size_zero_deletes_a_level_and_best_is_computed_not_read_from_an_end() -
 
 
 def test_frames_from_the_fake_wire_rebuild_the_generators_true_books() -> None:
-    universe = SimUniverse(5, markets=12, rolling_share=0.0)
-    gen = SimGenerator(universe, 5, trade_ratio=0.1, snapshot_ratio=0.01)
-    now = universe.anchor_ms
-    gen.refresh(now)
-    wire = WireEncoder()
+    gen, wire, now = sim_wire(5, 12, trade_ratio=0.1, snapshot_ratio=0.01)
     encode = msgspec.json.Encoder().encode
     tokens = [t for m in gen.active_markets for t in m.token_ids]
     frames = [encode([wire.book(gen.snapshot_of(t, now)) for t in tokens])]

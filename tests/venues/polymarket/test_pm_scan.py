@@ -25,11 +25,10 @@ from pmtape.core.book import Book
 from pmtape.core.events import ASK, BID, BookDelta, Event, TopOfBook
 from pmtape.core.fixed import parse_e6_plain
 from pmtape.native import module_status
-from pmtape.venues.polymarket.fake_wire import WireEncoder
 from pmtape.venues.polymarket.messages import BestBidAskMsg, PriceChangeMsg
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer
 from pmtape.venues.polymarket.scan import price_change
-from pmtape.venues.sim.generator import SimGenerator, SimUniverse
+from tests.venues.polymarket.util import sim_wire
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "polymarket" / "ws"
 RECV = 1_790_501_240_000
@@ -184,11 +183,7 @@ def test_stamps_as_strings_numbers_or_null(stamp: str, expected: int | None) -> 
 
 
 def test_every_price_change_of_the_fake_venue_is_taken() -> None:
-    universe = SimUniverse(5, markets=15, rolling_share=0.0)
-    gen = SimGenerator(universe, 5, trade_ratio=0.1, snapshot_ratio=0.02)
-    now = universe.anchor_ms
-    gen.refresh(now)
-    wire = WireEncoder()
+    gen, wire, now = sim_wire(5, 15, trade_ratio=0.1, snapshot_ratio=0.02)
     for token in [t for m in gen.active_markets for t in m.token_ids]:
         wire.book(gen.snapshot_of(token, now))
     frames = [_encode(msg) for i in range(200) for msg in wire.encode(gen.step(now + i, 6))]
@@ -760,11 +755,7 @@ def test_the_fake_venues_bursts_of_books_trades_and_changes_are_taken_as_msgspec
     from pmtape.collect.state import VenueBooks
     from pmtape.core.instrument import Instrument
 
-    universe = SimUniverse(9, markets=12, rolling_share=0.0)
-    gen = SimGenerator(universe, 9, trade_ratio=0.3, snapshot_ratio=0.05)
-    now = universe.anchor_ms
-    gen.refresh(now)
-    wire = WireEncoder()
+    gen, wire, now = sim_wire(9, 12, trade_ratio=0.3, snapshot_ratio=0.05)
     dumps = [
         _encode(wire.book(gen.snapshot_of(t, now))) for m in gen.active_markets for t in m.token_ids
     ]

@@ -14,7 +14,9 @@ from pmtape.core.events import BookDelta, BookSnapshot, Event
 from pmtape.venues.base import HttpMeta, VenueSession
 from pmtape.venues.polymarket import PolymarketAdapter
 from pmtape.venues.polymarket.fake import FakePolymarket
+from pmtape.venues.polymarket.fake_wire import WireEncoder
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer
+from pmtape.venues.sim.generator import SimGenerator, SimUniverse
 from tests.helpers import eventually
 
 
@@ -112,6 +114,18 @@ async def settled(fake: FakePolymarket, sink: BookSink, keys: list[str]) -> None
     """Pause the fake, let everything in flight arrive, and wait for every book to match."""
     await fake.quiesce()
     await eventually(lambda: all(sink.matches(fake, k) for k in keys), timeout_s=10)
+
+
+def sim_wire(
+    seed: int, markets: int, *, trade_ratio: float, snapshot_ratio: float
+) -> tuple[SimGenerator, WireEncoder, int]:
+    """A generator over ``markets`` lasting markets, refreshed at its anchor, and the encoder
+    of its messages in the venue's wire format; plus that anchor time."""
+    universe = SimUniverse(seed, markets=markets, rolling_share=0.0)
+    gen = SimGenerator(universe, seed, trade_ratio=trade_ratio, snapshot_ratio=snapshot_ratio)
+    now = universe.anchor_ms
+    gen.refresh(now)
+    return gen, WireEncoder(), now
 
 
 def token_markets(fake: FakePolymarket) -> dict[str, str]:
