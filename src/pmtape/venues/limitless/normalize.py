@@ -99,7 +99,6 @@ _DECODE_NAME = msgspec.json.Decoder(str).decode
 _DECODE_UPDATE = msgspec.json.Decoder(_Update).decode
 _DECODE_STATUS = msgspec.json.Decoder(_Status).decode
 _DECODE_REST = msgspec.json.Decoder(_Rest).decode
-_SKIP = DECODE_ERRORS
 
 
 class LimitlessNormalizer(Normalizer):
@@ -138,7 +137,7 @@ class LimitlessNormalizer(Normalizer):
         try:
             parts = _DECODE_EVENT(data)
             name = _DECODE_NAME(parts[0]) if parts else ""
-        except _SKIP:
+        except DECODE_ERRORS:
             name = ""
         if not name:
             self.stats["bad"] += 1
@@ -158,7 +157,7 @@ class LimitlessNormalizer(Normalizer):
     def _update(self, body: msgspec.Raw, ts_recv_ms: int, out: list[Event]) -> None:
         try:
             upd = _DECODE_UPDATE(body)
-        except _SKIP:
+        except DECODE_ERRORS:
             self.stats["bad"] += 1
             return
         slug = upd.marketSlug
@@ -181,7 +180,7 @@ class LimitlessNormalizer(Normalizer):
     def _status(self, name: str, body: msgspec.Raw, ts_recv_ms: int, out: list[Event]) -> None:
         try:
             st = _DECODE_STATUS(body)
-        except _SKIP:
+        except DECODE_ERRORS:
             self.stats["bad"] += 1
             return
         slug = st.slug or st.marketSlug
@@ -204,7 +203,7 @@ class LimitlessNormalizer(Normalizer):
     def _rest(self, payload: bytes, ts_recv_ms: int, out: list[Event]) -> None:
         try:
             body = _DECODE_REST(payload)
-        except _SKIP:
+        except DECODE_ERRORS:
             self.stats["bad"] += 1
             return
         if body.bids is not None or body.asks is not None:
