@@ -190,17 +190,17 @@ class KalshiNormalizer(Normalizer):
         except DECODE_ERRORS:
             stats["bad"] += 1
         else:
-            kind = type(msg)
-            if kind is _Delta:
-                self._delta(msg.msg, ts_recv_ms, out)
-            elif kind is _Snapshot:
-                self._snapshot(msg.msg, ts_recv_ms, out)
-            elif kind is _TradeMsg:
-                self._trade(msg.msg, ts_recv_ms, out, rest=False)
-            elif kind is _Ticker:
-                self._ticker(msg.msg, ts_recv_ms, out)
-            else:
-                self._lifecycle(msg.msg, ts_recv_ms, out)
+            match msg:
+                case _Delta():
+                    self._delta(msg.msg, ts_recv_ms, out)
+                case _Snapshot():
+                    self._snapshot(msg.msg, ts_recv_ms, out)
+                case _TradeMsg():
+                    self._trade(msg.msg, ts_recv_ms, out, rest=False)
+                case _Ticker():
+                    self._ticker(msg.msg, ts_recv_ms, out)
+                case _:
+                    self._lifecycle(msg.msg, ts_recv_ms, out)
         stats["events"] += len(out)
         return out
 

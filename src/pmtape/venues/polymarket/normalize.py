@@ -169,36 +169,38 @@ class PolymarketNormalizer(Normalizer):
             stats["keepalive" if payload.strip() == PONG else "bad"] += 1
             return []
         else:
-            msgs = decoded if type(decoded) is list else [decoded]
+            msgs = decoded if isinstance(decoded, list) else [decoded]
         out = []
         applied = 0
         for msg in msgs:
-            kind = type(msg)
-            if kind is _PriceChange:
-                # Straight into the books only while nothing else of the frame is pending.
-                target = books if not out else _NO_BOOKS
-                applied += _price_change(msg, ts_recv_ms, target, stats, out)  # type: ignore[arg-type]
-            elif kind is _Book:
-                target = books if not out else _NO_BOOKS
-                applied += self._book(msg, ts_recv_ms, target, out)  # type: ignore[arg-type]
-            else:
-                self._dispatch(msg, ts_recv_ms, out)
+            match msg:
+                case _PriceChange():
+                    # Straight into the books only while nothing else of the frame is pending.
+                    target = books if not out else _NO_BOOKS
+                    applied += _price_change(msg, ts_recv_ms, target, stats, out)
+                case _Book():
+                    target = books if not out else _NO_BOOKS
+                    applied += self._book(msg, ts_recv_ms, target, out)
+                case _:
+                    self._dispatch(msg, ts_recv_ms, out)
         stats["events"] += applied + len(out)
         return out
 
     # -- per message type --------------------------------------------------------------------
 
     def _dispatch(self, msg: _Msg, ts_recv_ms: int, out: list[Event]) -> None:
-        kind = type(msg)
-        if kind is _LastTrade:
-            self._trade(msg, ts_recv_ms, out)  # type: ignore[arg-type]
-        elif kind is _BestBidAsk:
-            self._top(msg, ts_recv_ms, out)  # type: ignore[arg-type]
-        elif kind is _TickSize:
-            # The tick only constrains new orders; levels already in the book stay valid.
-            self.stats["tick_size_change"] += 1
-        else:
-            self._status(msg, ts_recv_ms, out)  # type: ignore[arg-type]
+        match msg:
+            case _LastTrade():
+                self._trade(msg, ts_recv_ms, out)
+            case _BestBidAsk():
+                self._top(msg, ts_recv_ms, out)
+            case _TickSize():
+                # The tick only constrains new orders; levels already in the book stay valid.
+                self.stats["tick_size_change"] += 1
+            case _NewMarket() | _Resolved():
+                self._status(msg, ts_recv_ms, out)
+            case _:
+                self.stats["bad"] += 1
 
     def _book(self, msg: _Book, ts_recv_ms: int, books: dict[str, Book], out: list[Event]) -> int:
         """Replace the token's book if it is in ``books`` (return 1), else emit it (0)."""
