@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup build demo test check lint types pytest bench slow chaos clean
+.PHONY: setup build demo test check lint types pytest bench slow chaos clean lock
 
 setup: $(STAMP)
 
@@ -12,11 +12,19 @@ setup: $(STAMP)
 build: setup
 	$(BIN)/python setup.py -q build_ext --inplace
 
-$(STAMP): pyproject.toml setup.py
+# Installs come from the lock only: every dependency (and pip, setuptools, Cython) at the
+# version in requirements.lock, then pmtape itself, built with those same tools.
+$(STAMP): pyproject.toml setup.py requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $(STAMP)
+
+# Re-resolve pyproject.toml's ranges to the newest releases and write them to requirements.lock.
+# Run it when you add or bump a dependency; then `make test` and commit the lock with the change.
+lock:
+	bash scripts/lock.sh $(PYTHON)
 
 demo: build
 	$(BIN)/pmtape demo
