@@ -38,7 +38,7 @@ async def _one(root: Path, capture: bool, args: argparse.Namespace) -> dict[str,
             "venues.sim.updates_per_sec": args.rate,
             "venues.sim.max_subs": args.markets * 2,
             "venues.sim.hot_count": 100,
-            "collector.log_interval_secs": 3600,
+            "collector.log_interval_s": 3600,
         },
     )
     await discover_once(cfg.data_dir, adapters_for(cfg))

@@ -43,7 +43,7 @@ async def _collect(urls: dict[str, Any], root: Path, args: argparse.Namespace) -
         "venues.polymarket.hot_count": 100,
         "venues.polymarket.assets_per_connection": 250,
         "venues.polymarket.audit_every_minutes": 0,
-        "collector.log_interval_secs": 3600,
+        "collector.log_interval_s": 3600,
     }
     cfg = load_config(
         None, overrides=overrides, venues=["polymarket"], env={}, use_default_path=False

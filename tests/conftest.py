@@ -15,13 +15,13 @@ FAST: dict[str, Any] = {
     "venues.sim.updates_per_sec": 800,
     "venues.sim.hot_count": 8,
     "venues.sim.max_subs": 30,
-    "venues.sim.rotation_period_secs": 1,
+    "venues.sim.rotation_period_s": 1,
     "venues.sim.snapshot_interval_ms_hot": 200,
     "venues.sim.snapshot_interval_ms_warm": 500,
     "venues.sim.subscription_churn_limit_per_minute": 600,
-    "writer.flush_secs": 0.5,
-    "collector.log_interval_secs": 1,
-    "collector.state_poll_secs": 0.5,
+    "writer.flush_s": 0.5,
+    "collector.log_interval_s": 1,
+    "collector.state_poll_s": 0.5,
     "top_k": 10,
 }
 

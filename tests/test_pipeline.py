@@ -102,10 +102,10 @@ def test_collector_to_parquet_to_miner(cfg: Config) -> None:
 
 def test_sigterm_flushes_every_accepted_row(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    env = {**os.environ, "PMTAPE_COLLECTOR__LOG_INTERVAL_SECS": "1"}
+    env = {**os.environ, "PMTAPE_COLLECTOR__LOG_INTERVAL_S": "1"}
     env.pop("PMTAPE_CONFIG", None)
     base = [sys.executable, "-m", "pmtape"]
-    flags = [*fast_flags(data_dir), "--set", "writer.flush_secs=30"]  # rows sit in memory
+    flags = [*fast_flags(data_dir), "--set", "writer.flush_s=30"]  # rows sit in memory
     subprocess.run(
         [*base, "discover", *flags], check=True, env=env, capture_output=True, timeout=60
     )
@@ -119,7 +119,7 @@ def test_sigterm_flushes_every_accepted_row(tmp_path: Path) -> None:
             eventually_sync(
                 lambda: b"snapshots/s=" in log_path.read_bytes() and _accepting(log_path), 30
             )
-            assert not _snapshot_files(data_dir), "flush_secs=30 should keep rows buffered"
+            assert not _snapshot_files(data_dir), "flush_s=30 should keep rows buffered"
             proc.send_signal(signal.SIGTERM)
             out, _ = proc.communicate(timeout=60)
         finally:

@@ -26,7 +26,7 @@ async def test_audit_finds_agreeing_books_then_a_corrupted_one(tmp_path: Path) -
             "venues.polymarket.max_subs": 12,
             "venues.polymarket.hot_count": 12,
             "venues.polymarket.audit_sample": 12,
-            "collector.state_poll_secs": 0.2,
+            "collector.state_poll_s": 0.2,
         }
         cfg = load_config(
             None, overrides=overrides, venues=["polymarket"], env={}, use_default_path=False

@@ -31,8 +31,8 @@ async def _down_then_up(tmp_path: Path, down_s: float) -> None:
         overrides: dict[str, Any] = {
             **kalshi.config_overrides(),
             "data_dir": str(tmp_path),
-            "writer.flush_secs": 0.5,
-            "collector.state_poll_secs": 0.5,
+            "writer.flush_s": 0.5,
+            "collector.state_poll_s": 0.5,
             "capture.enabled": False,
             "venues.sim.markets": 20,
             "venues.kalshi.mode": "rest",

@@ -52,7 +52,7 @@ async def test_three_venues_capture_verifies_and_rebuilds_to_the_live_rows(tmp_p
             **ka.config_overrides(),
             **li.config_overrides(),
             "data_dir": str(tmp_path / "data"),
-            "writer.flush_secs": 0.5,
+            "writer.flush_s": 0.5,
             "venues.kalshi.mode": "ws",
             "venues.kalshi.private_key_path": str(key_path),
             "venues.limitless.poll_interval_s": 0.5,

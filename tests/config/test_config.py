@@ -13,11 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_shipped_example_holds_the_documented_defaults() -> None:
     cfg = load_config(ROOT / "config" / "pmtape.toml", env={})
     sim = cfg.venues.sim
-    assert (sim.max_subs, sim.hot_count, sim.rotation_period_secs) == (200, 40, 180)
+    assert (sim.max_subs, sim.hot_count, sim.rotation_period_s) == (200, 40, 180)
     assert (sim.snapshot_interval_ms_hot, sim.snapshot_interval_ms_warm) == (2000, 10000)
     assert sim.subscription_churn_limit_per_minute == 20
     assert cfg.top_k == 50
-    assert (cfg.writer.flush_rows, cfg.writer.flush_secs, cfg.writer.bucket_minutes) == (
+    assert (cfg.writer.flush_rows, cfg.writer.flush_s, cfg.writer.bucket_minutes) == (
         50000,
         5,
         5,

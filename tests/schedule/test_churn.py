@@ -85,7 +85,7 @@ def run_collector(
 
 def test_churn_sized_rotation_really_subscribes_every_instrument() -> None:
     config = VenueConfig(
-        max_subs=20, hot_count=4, rotation_period_secs=60, subscription_churn_limit_per_minute=8
+        max_subs=20, hot_count=4, rotation_period_s=60, subscription_churn_limit_per_minute=8
     )
     universe = [
         Instrument(venue="v", market_id=f"m{n:03d}", instrument_id="y", poll_key="p")
@@ -101,7 +101,7 @@ def test_churn_sized_rotation_really_subscribes_every_instrument() -> None:
     assert session.subscribed_ever == everyone
     # Whole-window steps with the same budget: windows line up lap after lap and only the
     # first few keys of each are ever subscribed before the window moves on.
-    whole = Scheduler("v", config.hot_count, config.max_subs, config.rotation_period_secs)
+    whole = Scheduler("v", config.hot_count, config.max_subs, config.rotation_period_s)
     whole.update_universe(universe, None)
     session = run_collector(whole, SubscriptionPlanner(8), minutes=periods + 3)
     assert len(everyone - session.subscribed_ever) > 40  # about half the ring

@@ -102,7 +102,7 @@ def test_sliding_window_moves_by_the_step_and_visits_everything() -> None:
 def test_from_config_sizes_the_step_to_the_churn_limit() -> None:
     # 20 a minute for 180 s: 30 swaps a period, three quarters of them for rotation
     assert Scheduler.from_config("v", VenueConfig()).rotation_step == 22
-    config = VenueConfig(subscription_churn_limit_per_minute=1, rotation_period_secs=10)
+    config = VenueConfig(subscription_churn_limit_per_minute=1, rotation_period_s=10)
     assert Scheduler.from_config("v", config).rotation_step == 1
 
 
@@ -126,7 +126,7 @@ def test_rotation_waits_a_period_and_a_late_call_rotates_once() -> None:
 
 
 def test_hot_plus_warm_never_exceeds_max_subs_from_config() -> None:
-    config = VenueConfig(max_subs=12, hot_count=12, rotation_period_secs=30)
+    config = VenueConfig(max_subs=12, hot_count=12, rotation_period_s=30)
     scheduler = Scheduler.from_config("v", config)
     scheduler.update_universe(universe(50), None)
     targets = scheduler.targets(0.0)

@@ -21,7 +21,7 @@ from tests.store.factories import make_book, snapshot_table, trade_batch, utc_ms
 T0 = utc_ms("2024-06-01T23:56:00")
 B0 = bucket_start_ms(T0, 5)  # 23:55
 B1 = B0 + 5 * 60_000  # 00:00 the next day
-SLOW = {"flush_secs": 3600.0, "flush_rows": 1_000_000}
+SLOW = {"flush_s": 3600.0, "flush_rows": 1_000_000}
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_a_batch_spanning_buckets_is_split(tmp_path: Path, sinks: list[ParquetSi
 
 
 def test_flush_rows_triggers_a_flush(tmp_path: Path, sinks: list[ParquetSink]) -> None:
-    sink = _sink(sinks, tmp_path, flush_rows=100, flush_secs=3600.0)
+    sink = _sink(sinks, tmp_path, flush_rows=100, flush_s=3600.0)
     sink.submit("snapshots", "sim", snapshot_table([T0 + i for i in range(60)]))
     sink.submit("snapshots", "sim", snapshot_table([T0 + 100 + i for i in range(60)]))
     eventually_sync(lambda: sink.stats()["rows_written"] == 120)
@@ -99,7 +99,7 @@ def test_flush_rows_triggers_a_flush(tmp_path: Path, sinks: list[ParquetSink]) -
 def test_flush_secs_flushes_and_later_flushes_grow_one_file(
     tmp_path: Path, sinks: list[ParquetSink]
 ) -> None:
-    sink = _sink(sinks, tmp_path, flush_rows=1_000, flush_secs=0.1)
+    sink = _sink(sinks, tmp_path, flush_rows=1_000, flush_s=0.1)
     for round_ in range(3):
         sink.submit("snapshots", "sim", snapshot_table([T0 + 10 * round_ + i for i in range(5)]))
         eventually_sync(lambda n=round_: sink.stats()["flushes"] == n + 1)
@@ -153,7 +153,7 @@ def test_write_error_is_counted_and_rows_written_later(
     data.mkdir()
     blocker = data / "orderbook_snapshots"
     blocker.write_bytes(b"a file where the table directory should be")
-    sink = _sink(sinks, data, flush_rows=1_000, flush_secs=0.05)
+    sink = _sink(sinks, data, flush_rows=1_000, flush_s=0.05)
     sink.submit("snapshots", "sim", snapshot_table([T0 + i for i in range(7)]))
     eventually_sync(lambda: sink.stats()["errors"] >= 2)
     assert sink.stats()["rows_written"] == 0

@@ -81,7 +81,7 @@ def discover(
         if any(s.error for s in summaries):
             raise typer.Exit(1)
         return
-    intervals = {n: cfg.venue(n).discovery_interval_secs for n in adapters}
+    intervals = {n: cfg.venue(n).discovery_interval_s for n in adapters}
 
     async def main(stop: asyncio.Event) -> None:
         if duration is not None:

@@ -68,14 +68,15 @@ def build_config(
 ) -> Config:
     """Load the effective config from file, env and flags."""
     overrides: dict[str, Any] = dict(extra or {})
+    pairs: dict[str, Any] = {}
     for item in sets or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. venues.sim.markets=200")
-        overrides[key.strip()] = value.strip()
+        pairs[key.strip()] = value.strip()
     if data_dir is not None:
         overrides["data_dir"] = str(data_dir)
-    cfg = load_config(config, overrides=overrides, venues=venue)
+    cfg = load_config(config, overrides=overrides, venues=venue, sets=pairs)
     setup_logging(cfg.log_level)
     return cfg
 

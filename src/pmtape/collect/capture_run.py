@@ -42,7 +42,7 @@ class CaptureRun:
             WriterOptions(
                 flush_interval_s=cap.flush_interval_s,
                 segment_max_bytes=cap.segment_max_mb << 20,
-                segment_max_s=cap.segment_max_secs,
+                segment_max_s=cap.segment_max_s,
                 zstd_level=cap.zstd_level,
             ),
         )

@@ -83,7 +83,7 @@ class Collector:
             sink=self.sink,
             recorder=self.run.recorder(name) if self.run else None,
             snapshot_tick_ms=cfg.collector.snapshot_tick_ms,
-            state_poll_s=cfg.collector.state_poll_secs,
+            state_poll_s=cfg.collector.state_poll_s,
         )
         if self.run is not None:
             run = self.run
@@ -177,7 +177,7 @@ class Collector:
             )
 
     async def _status_loop(self) -> None:
-        interval = self.config.collector.log_interval_secs
+        interval = self.config.collector.log_interval_s
         while True:
             await asyncio.sleep(interval)
             for line in self.status_lines():

@@ -108,7 +108,7 @@ def rebuild(
             venue,
             create_adapter(venue, config.venue(venue)).new_normalizer(),
             config.top_k,
-            int(config.venue(venue).stale_after_secs * 1000) or None,
+            int(config.venue(venue).stale_after_s * 1000) or None,
         )
         for venue in shards
     }

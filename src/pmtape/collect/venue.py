@@ -66,7 +66,7 @@ class VenueCollector:
         self.recorder = recorder
         self.session = adapter.new_session()
         self.state = VenueBooks(
-            self.name, adapter.new_normalizer(), top_k, int(vcfg.stale_after_secs * 1000) or None
+            self.name, adapter.new_normalizer(), top_k, int(vcfg.stale_after_s * 1000) or None
         )
         self.scheduler = Scheduler.from_config(self.name, vcfg)
         self.planner = SubscriptionPlanner(vcfg.subscription_churn_limit_per_minute)

@@ -21,12 +21,12 @@ class VenueConfig(_Frozen):
     enabled: bool = True
     max_subs: int = Field(200, ge=1, description="cap on HOT + WARM subscriptions")
     hot_count: int = Field(40, ge=0, description="instruments always subscribed")
-    rotation_period_secs: float = Field(180.0, gt=0, description="WARM rotation period")
+    rotation_period_s: float = Field(180.0, gt=0, description="WARM rotation period")
     snapshot_interval_ms_hot: int = Field(2000, ge=10)
     snapshot_interval_ms_warm: int = Field(10000, ge=10)
     subscription_churn_limit_per_minute: int = Field(20, ge=1)
-    discovery_interval_secs: float = Field(60.0, gt=0, description="discover --loop cadence")
-    stale_after_secs: float = Field(
+    discovery_interval_s: float = Field(60.0, gt=0, description="discover --loop cadence")
+    stale_after_s: float = Field(
         600.0, ge=0, description="a book with no update for this long is 'stale' (0: never)"
     )
     audit_every_minutes: float = Field(
@@ -55,7 +55,7 @@ class SimVenueConfig(VenueConfig):
     rolling_share: float = Field(
         0.05, ge=0, le=1, description="share of markets in short rolling series (close and reopen)"
     )
-    rolling_period_secs: int = Field(900, ge=60, description="lifetime of a rolling-series market")
+    rolling_period_s: int = Field(900, ge=60, description="lifetime of a rolling-series market")
 
 
 class PolymarketVenueConfig(VenueConfig):
@@ -128,7 +128,7 @@ class PolymarketVenueConfig(VenueConfig):
     active_set: Literal["strict", "sticky"] = Field(
         "strict", description="strict: replace each run; sticky: keep unseen markets a while"
     )
-    sticky_grace_secs: float = Field(3600.0, ge=0)
+    sticky_grace_s: float = Field(3600.0, ge=0)
 
     @model_validator(mode="after")
     def _backoff_order(self) -> PolymarketVenueConfig:
@@ -263,7 +263,7 @@ class VenuesConfig(_Frozen):
 
 class WriterConfig(_Frozen):
     flush_rows: int = Field(50_000, ge=1, description="flush a venue's buffer at this many rows")
-    flush_secs: float = Field(5.0, gt=0, description="flush at least this often")
+    flush_s: float = Field(5.0, gt=0, description="flush at least this often")
     bucket_minutes: int = Field(5, ge=1, le=60, description="file bucket length; divides 60")
     compression_level: int = Field(3, ge=1, le=22, description="zstd level")
     queue_max_batches: int = Field(1024, ge=1, description="writer queue bound (overflow counted)")
@@ -282,16 +282,14 @@ class CaptureConfig(_Frozen):
     enabled: bool = Field(True, description="record every frame and HTTP body (--no-capture)")
     flush_interval_s: float = Field(1.0, gt=0, le=60, description="a crash loses at most this")
     segment_max_mb: int = Field(1024, ge=1, description="rotate a shard's segment at this size")
-    segment_max_secs: float = Field(3600.0, gt=0, description="... or after this long")
+    segment_max_s: float = Field(3600.0, gt=0, description="... or after this long")
     zstd_level: int = Field(1, ge=1, le=22, description="zstd level of capture blocks")
 
 
 class CollectorConfig(_Frozen):
-    log_interval_secs: float = Field(10.0, gt=0, description="periodic status line")
+    log_interval_s: float = Field(10.0, gt=0, description="periodic status line")
     snapshot_tick_ms: int = Field(50, ge=1, description="snapshotter wake-up granularity")
-    state_poll_secs: float = Field(
-        5.0, gt=0, description="how often the active snapshot is re-read"
-    )
+    state_poll_s: float = Field(5.0, gt=0, description="how often the active snapshot is re-read")
     event_loop: EventLoopChoice = Field(
         "auto", description="event loop of `pmtape collect`: uvloop where installed (auto)"
     )

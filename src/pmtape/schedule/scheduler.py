@@ -85,13 +85,13 @@ class Scheduler:
     @classmethod
     def from_config(cls, venue: str, config: VenueConfig) -> Scheduler:
         """Build a venue's scheduler, its WARM step sized to the churn limit."""
-        swaps = config.subscription_churn_limit_per_minute * config.rotation_period_secs / 120
+        swaps = config.subscription_churn_limit_per_minute * config.rotation_period_s / 120
         swaps *= _STEP_SHARE
         return cls(
             venue,
             config.hot_count,
             config.max_subs,
-            config.rotation_period_secs,
+            config.rotation_period_s,
             rotation_step=max(1, int(swaps)),
         )
 

@@ -4,7 +4,7 @@
 sink closed), drops it and counts its rows in ``dropped_rows``. The thread converts batches to
 Arrow, splits them by time bucket and buffers rows per (table, venue, bucket). A buffer is flushed
 when a row of a later bucket arrives for its table and venue, when it holds ``flush_rows`` rows,
-or ``flush_secs`` after its first row arrived. A failed flush (disk full, permissions, …) is
+or ``flush_s`` after its first row arrived. A failed flush (disk full, permissions, …) is
 counted in ``errors`` and logged; its rows stay buffered and are retried with backoff.
 ``close()`` flushes everything and joins the thread. The queue is a ``queue.SimpleQueue``, whose
 ``put`` is reentrant, so ``close()`` may run from a signal handler that interrupted ``submit()``.
@@ -275,9 +275,9 @@ class ParquetSink:
     def _wait_s(self) -> float | None:
         if not self._pending:
             return None
-        flush_secs = self.config.flush_secs
-        due = min(max(p.first_mono + flush_secs, p.retry_mono) for p in self._pending.values())
-        return min(max(due - mono_s(), 0.0), flush_secs)
+        flush_s = self.config.flush_s
+        due = min(max(p.first_mono + flush_s, p.retry_mono) for p in self._pending.values())
+        return min(max(due - mono_s(), 0.0), flush_s)
 
     def _accept(self, table_kind: str, venue: str, batch: Batch) -> None:
         if isinstance(batch, SnapshotBatch) and batch.ts_recv:
@@ -326,7 +326,7 @@ class ParquetSink:
         return (
             bucket < self._latest[(kind, venue)]
             or pending.rows >= self.config.flush_rows
-            or now - pending.first_mono >= self.config.flush_secs
+            or now - pending.first_mono >= self.config.flush_s
         )
 
     def _flush(self, key: _Key, pending: _Pending, now: float) -> None:
@@ -347,7 +347,7 @@ class ParquetSink:
             )
         except Exception as exc:
             pending.failures += 1
-            backoff = min(self.config.flush_secs * 2 ** (pending.failures - 1), _RETRY_MAX_S)
+            backoff = min(self.config.flush_s * 2 ** (pending.failures - 1), _RETRY_MAX_S)
             pending.retry_mono = now + backoff
             self._stats["errors"] += 1
             log.error(

@@ -59,13 +59,13 @@ class LoopbackFake(abc.ABC):
         rate: float,
         trade_ratio: float,
         rolling_share: float,
-        rolling_period_secs: int,
+        rolling_period_s: int,
         host: str,
         port: int,
         tick_s: float,
     ) -> None:
         """Set up what every fake has: the synthetic market and the server's state."""
-        universe = SimUniverse(seed, markets, rolling_share, rolling_period_secs)
+        universe = SimUniverse(seed, markets, rolling_share, rolling_period_s)
         self.generator = SimGenerator(universe, seed, trade_ratio=trade_ratio)
         self.rate = rate
         self.host = host

@@ -75,8 +75,8 @@ async def test_ok_rows_equal_the_true_books_through_a_sequence_gap(tmp_path: Pat
             "venues.kalshi.snapshot_interval_ms_hot": SNAP_MS,
             "venues.kalshi.subscription_churn_limit_per_minute": 600,
             "venues.kalshi.markets_per_subscription": 5,
-            "writer.flush_secs": 0.2,
-            "collector.state_poll_secs": 0.2,
+            "writer.flush_s": 0.2,
+            "collector.state_poll_s": 0.2,
             "capture.enabled": False,
         }
         env = {"PMTAPE_VENUES__KALSHI__API_KEY_ID": KEY_ID}

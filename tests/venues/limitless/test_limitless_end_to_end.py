@@ -69,8 +69,8 @@ async def test_ok_rows_taken_at_quiet_moments_equal_the_true_books(tmp_path: Pat
             "venues.limitless.subscription_churn_limit_per_minute": 600,
             "venues.limitless.poll_interval_s": 0.2,
             "venues.limitless.rate_limits": {"global": 500, "discovery": 50},
-            "writer.flush_secs": 0.2,
-            "collector.state_poll_secs": 0.2,
+            "writer.flush_s": 0.2,
+            "collector.state_poll_s": 0.2,
             "capture.enabled": False,
         }
         cfg = load_config(

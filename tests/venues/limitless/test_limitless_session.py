@@ -113,7 +113,7 @@ async def test_dropped_sockets_mark_books_stale_until_the_next_full_book() -> No
 @pytest.mark.asyncio
 async def test_a_resolved_market_is_reported_once_though_sent_three_times() -> None:
     async with FakeLimitless(
-        markets=4, rate=200, seed=65, rolling_share=1.0, rolling_period_secs=60
+        markets=4, rate=200, seed=65, rolling_share=1.0, rolling_period_s=60
     ) as fake:
         keys = fake.active_slugs()
         session = _feed(fake)

@@ -64,7 +64,7 @@ async def test_the_legacy_offset_form_is_the_fallback_and_422_ends_it() -> None:
 @pytest.mark.asyncio
 async def test_rules_tags_slugs_liquidity_and_cap() -> None:
     async with FakePolymarket(
-        markets=120, rate=10, seed=33, rolling_share=0.3, rolling_period_secs=900
+        markets=120, rate=10, seed=33, rolling_share=0.3, rolling_period_s=900
     ) as fake:
         crypto = await adapter_for(fake, tags=["Crypto"]).discover(now_ms())
         assert crypto.markets
@@ -126,7 +126,7 @@ async def test_strict_replaces_the_set_each_run() -> None:
 
 @pytest.mark.asyncio
 async def test_sticky_keeps_unseen_markets_for_the_grace_window_only() -> None:
-    disc = GammaDiscovery(PolymarketVenueConfig(active_set="sticky", sticky_grace_secs=10))
+    disc = GammaDiscovery(PolymarketVenueConfig(active_set="sticky", sticky_grace_s=10))
     rest = ScriptedRest(
         [_market("1"), _market("2"), _market("3")],
         [_market("1")],  # 2 and 3 unseen (a failed page, a moved ranking): kept

@@ -57,8 +57,8 @@ async def test_rows_taken_at_quiet_moments_equal_the_fakes_true_books(tmp_path: 
             "venues.polymarket.subscription_churn_limit_per_minute": 600,
             "venues.polymarket.assets_per_connection": 10,
             "venues.polymarket.ping_interval_s": 0.5,
-            "writer.flush_secs": 0.2,
-            "collector.state_poll_secs": 0.2,
+            "writer.flush_s": 0.2,
+            "collector.state_poll_s": 0.2,
             "capture.enabled": False,
         }
         cfg = load_config(

@@ -27,7 +27,7 @@ def _config(**kwargs: Any) -> SimVenueConfig:
 
 
 def test_discovery_gives_two_instruments_per_market() -> None:
-    result = discover_sim(_config(rolling_share=0.25, rolling_period_secs=600), NOW)
+    result = discover_sim(_config(rolling_share=0.25, rolling_period_s=600), NOW)
     assert len(result.markets) == 40
     assert len(result.instruments) == 80
     assert len(result.raw) == 40

@@ -105,7 +105,7 @@ def test_activity_is_heavy_tailed() -> None:
 
 def test_rolling_markets_close_and_new_ids_appear() -> None:
     period_ms = 900_000
-    universe = SimUniverse(7, markets=100, rolling_share=0.2, rolling_period_secs=900)
+    universe = SimUniverse(7, markets=100, rolling_share=0.2, rolling_period_s=900)
     before = universe.active_at(NOW)
     after = universe.active_at(NOW + period_ms)
     rolling_before = [m for m in before if m.series]
@@ -124,7 +124,7 @@ def test_rolling_markets_close_and_new_ids_appear() -> None:
 
 
 def test_generator_follows_markets_that_close_and_open() -> None:
-    universe = SimUniverse(7, markets=40, rolling_share=0.5, rolling_period_secs=900)
+    universe = SimUniverse(7, markets=40, rolling_share=0.5, rolling_period_s=900)
     gen = SimGenerator(universe, 7)
     gen.step(NOW, 2000)
     old = [m for m in gen.active_markets if m.series]

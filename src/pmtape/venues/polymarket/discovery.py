@@ -7,7 +7,7 @@ volume. Pages come most active first (``order=volume24hr``), so the ``max_market
 the busiest ones.
 
 The active set's semantics are explicit: ``strict`` replaces it with each run's result;
-``sticky`` also keeps, for ``sticky_grace_secs``, markets a run did not see at all (a
+``sticky`` also keeps, for ``sticky_grace_s``, markets a run did not see at all (a
 failed page, a ranking that moved them past the cap) unless they are past their end date,
 while a market a run saw closed, inactive or expired leaves at once. A ``market_resolved``
 from the market channel can be fed back with ``apply_status``.
@@ -139,7 +139,7 @@ class GammaDiscovery:
         cfg = self.config
         chosen = dict(fresh)
         if cfg.active_set == "sticky":
-            grace_ms = cfg.sticky_grace_secs * 1000
+            grace_ms = cfg.sticky_grace_s * 1000
             for gid, kept in self._kept.items():
                 if gid in chosen or gid in gone or len(chosen) >= cfg.max_markets:
                     continue

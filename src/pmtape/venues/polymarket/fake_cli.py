@@ -22,7 +22,7 @@ def command(
     rolling_share: Annotated[
         float, typer.Option(min=0, max=1, help="Share of short up/down series markets.")
     ] = 0.05,
-    rolling_period_secs: Annotated[int, typer.Option(min=1, help="Series period.")] = 900,
+    rolling_period_s: Annotated[int, typer.Option(min=1, help="Series period.")] = 900,
     drop_every: Annotated[float, opt("Close every socket this often, seconds (0: never).")] = 0.0,
     silent_after: Annotated[
         float, opt("Stop sending data (still answering PONG) after this many s (0: never).")
@@ -64,7 +64,7 @@ def command(
         rate=rate,
         trade_ratio=trade_ratio,
         rolling_share=rolling_share,
-        rolling_period_secs=rolling_period_secs,
+        rolling_period_s=rolling_period_s,
         host=host,
         port=port,
         faults=faults,

@@ -18,7 +18,7 @@ def universe_for(config: SimVenueConfig) -> SimUniverse:
         seed=config.seed,
         markets=config.markets,
         rolling_share=config.rolling_share,
-        rolling_period_secs=config.rolling_period_secs,
+        rolling_period_s=config.rolling_period_s,
         anchor_ms=ANCHOR_MS,
     )
 

@@ -128,15 +128,15 @@ class SimUniverse:
         seed: int = 7,
         markets: int = 500,
         rolling_share: float = 0.05,
-        rolling_period_secs: int = 900,
+        rolling_period_s: int = 900,
         anchor_ms: int = ANCHOR_MS,
     ) -> None:
-        if markets < 1 or not 0.0 <= rolling_share <= 1.0 or rolling_period_secs < 1:
-            raise ValueError("need markets >= 1, 0 <= rolling_share <= 1, rolling_period_secs >= 1")
+        if markets < 1 or not 0.0 <= rolling_share <= 1.0 or rolling_period_s < 1:
+            raise ValueError("need markets >= 1, 0 <= rolling_share <= 1, rolling_period_s >= 1")
         self.seed = seed
         self.markets = markets
         self.anchor_ms = anchor_ms
-        self.period_ms = rolling_period_secs * 1000
+        self.period_ms = rolling_period_s * 1000
         self.n_rolling = round(markets * rolling_share)
         self._first_rolling = markets - self.n_rolling
         rng = random.Random(f"{seed}:slots")
