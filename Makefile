@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup build demo test check lint types pytest bench slow chaos clean lock
+.PHONY: setup build demo test check lint types pytest bench slow chaos clean lock config-doc
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml setup.py requirements.lock
 # Run it when you add or bump a dependency; then `make test` and commit the lock with the change.
 lock:
 	bash scripts/lock.sh $(PYTHON)
+
+# Regenerate config/pmtape.toml (every key, default and description) from the config models.
+config-doc: setup
+	$(BIN)/python -m pmtape.config.document --write config/pmtape.toml
 
 demo: build
 	$(BIN)/pmtape demo
