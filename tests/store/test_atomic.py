@@ -82,7 +82,7 @@ _CHILD = textwrap.dedent(
             if pa.types.is_list(f.type):
                 offsets = pa.array(np.arange(0, (n + 1) * k, k, dtype=np.int32))
                 cols[f.name] = pa.ListArray.from_arrays(offsets, pa.array(rng.random(n * k)))
-            elif pa.types.is_string(f.type):
+            elif pa.types.is_string(f.type) or pa.types.is_dictionary(f.type):
                 cols[f.name] = pa.array(["m%d" % i for i in rng.integers(0, 500, n)])
             elif pa.types.is_floating(f.type):
                 cols[f.name] = pa.array(rng.random(n))

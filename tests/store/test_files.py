@@ -4,6 +4,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -11,8 +12,8 @@ import pyarrow.parquet as pq
 
 from pmtape.store.files import SORT_KEYS, read_snapshots, sort_rows, write_bucket
 from pmtape.store.layout import bucket_start_ms, part_path, snapshot_path
-from pmtape.store.rows import SNAPSHOT_SCHEMA
-from tests.store.factories import snapshot_table, utc_ms
+from pmtape.store.rows import SNAPSHOT_SCHEMA, VENUE_TYPE
+from tests.store.factories import snapshot_table, trade_batch, utc_ms
 
 T0 = utc_ms("2024-06-01T23:55:00")
 
@@ -135,3 +136,38 @@ def test_duckdb_reads_the_archive(tmp_path: Path) -> None:
         ("beta", "23", 25, 5),
     ]
     assert sum(r[2] for r in rows) == total
+
+
+def test_pyarrow_merges_the_venue_column_with_the_venue_folder(tmp_path: Path) -> None:
+    # pyarrow (pandas' engine) infers ``venue=V`` folders as dictionary<int32, string>; a plain
+    # string column of the same name in the files made it refuse the whole directory.
+    data, total = _archive(tmp_path)
+    trades = trade_batch([T0, T0 + 1, T0 + 2], venue="alpha").to_table()
+    write_bucket(data, "trades", "alpha", T0, trades, flush_rows=10)
+    for directory, rows in (("orderbook_snapshots", total), ("trades", 3)):
+        table = pq.read_table(data / directory)
+        assert table.num_rows == rows
+        assert table.schema.field("venue").type == VENUE_TYPE
+        assert table.schema.names.count("venue") == 1
+        assert pd.read_parquet(data / directory, engine="pyarrow")["venue"].notna().all()
+    by_venue = pq.read_table(data / "orderbook_snapshots").group_by("venue").aggregate([])
+    assert sorted(by_venue.column("venue").to_pylist()) == ["alpha", "beta"]
+
+
+def test_read_snapshots_reads_files_with_a_plain_string_venue(tmp_path: Path) -> None:
+    # Archives written before the venue column was dictionary-typed stay readable, mixed in.
+    data, total = _archive(tmp_path)
+    old = snapshot_table([T0 + 100, T0 + 101], venue="gamma")
+    old = old.set_column(1, "venue", old.column("venue").cast(pa.string()))
+    path = snapshot_path(data, "snapshots", "gamma", T0)
+    path.parent.mkdir(parents=True)
+    pq.write_table(old, path)
+    table = read_snapshots(data)
+    assert table.num_rows == total + 2
+    assert table.schema.field("venue").type == pa.string()
+    assert read_snapshots(data, venue="gamma").column("venue").to_pylist() == ["gamma"] * 2
+    write_bucket(
+        data, "snapshots", "gamma", T0, snapshot_table([T0 + 102], venue="gamma"), flush_rows=10
+    )
+    assert pq.read_table(path).schema.field("venue").type == VENUE_TYPE
+    assert read_snapshots(data, venue="gamma").num_rows == 3

@@ -18,7 +18,7 @@ F64_LIST = pa.list_(pa.float64())
 def test_snapshot_schema_is_exactly_the_archive_schema() -> None:
     expected = [
         ("ts_recv", pa.int64()),
-        ("venue", pa.string()),
+        ("venue", pa.dictionary(pa.int32(), pa.string())),
         ("market_id", pa.string()),
         ("outcome_id", pa.string()),
         ("seq", pa.int64()),

@@ -118,7 +118,10 @@ def _take_list(
 
 def parquet_options(schema: pa.Schema, compression_level: int) -> dict[str, Any]:
     """Return the ``pq.write_table`` keyword arguments every archive file is written with."""
-    strings = [f.name for f in schema if pa.types.is_string(f.type)]
+    # The dictionary-typed venue column is dictionary-encoded in the file as well.
+    strings = [
+        f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)
+    ]
     # Min/max of list elements (every price in a row group) prune nothing and cost ~10%.
     scalars = [f.name for f in schema if not pa.types.is_list(f.type)]
     return {
@@ -195,7 +198,7 @@ def read_table(data_dir: Path, table_kind: str, venue: str | None = None) -> pa.
     """Read a whole archive table; partition columns venue/date/hour come back as strings."""
     spec = table_spec(table_kind)
     root = data_dir / spec.directory
-    schema = pa.unify_schemas([spec.schema, PARTITION_SCHEMA])
+    schema = pa.unify_schemas([spec.read_schema, PARTITION_SCHEMA])
     if not root.is_dir():
         return schema.empty_table()
     partitioning = ds.partitioning(PARTITION_SCHEMA, flavor="hive")

@@ -3,7 +3,9 @@
 ``<data_dir>/orderbook_snapshots/venue=V/date=YYYY-MM-DD/hour=HH/snapshots_YYYY-MM-DDTHH-mm.parquet``
 (UTC; HH-mm is the bucket start). A bucket holding more than one file adds parts ``_1``, ``_2``, …;
 a writer with a shard id puts it in the name (``…THH-mm-s0.parquet``) so that writers never share a
-file. Partition values live only in the path, never as extra columns inside files.
+file. ``date`` and ``hour`` live only in the path; ``venue`` is both the first folder and a column
+of every file (dictionary-encoded so that readers merging the two see one type, see
+``pmtape.store.rows``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ class TableSpec:
     directory: str
     prefix: str
     schema: pa.Schema
+
+    @property
+    def read_schema(self) -> pa.Schema:
+        """The schema pmtape's readers return: the file schema, dictionary columns as plain."""
+        fields = [
+            f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
+            for f in self.schema
+        ]
+        return pa.schema(fields)
 
 
 TABLES: Final[dict[str, TableSpec]] = {

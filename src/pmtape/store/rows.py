@@ -4,6 +4,13 @@ Builders keep one Python list per scalar column and the top-K list columns as fl
 e6 buffers plus per-row lengths. Nothing becomes Arrow until ``to_table()``, which converts each
 column once with numpy; building Arrow from per-row dicts would cost about half the throughput
 (see PERFORMANCE.md).
+
+``venue`` is stored dictionary-encoded (``dictionary<int32, string>``): it is also the Hive
+partition folder ``venue=V`` above every file, and pyarrow (so pandas) infers partition folders
+as exactly that type. With a plain string column in the files, pyarrow refuses to merge the two
+fields and ``pd.read_parquet(<table dir>)`` fails; with this type the two fields unify, while
+Polars and DuckDB read the column from the file. Every row of a file holds the same venue, so
+the dictionary is one entry long.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from pmtape.core.fixed import SCALE
 from pmtape.core.snapshot import SNAPSHOT_COLUMNS, SnapshotRow
 
 _F64_LIST = pa.list_(pa.float64())
+VENUE_TYPE: pa.DataType = pa.dictionary(pa.int32(), pa.string())
+"""The type of the ``venue`` column in the files: the type pyarrow infers for partition folders."""
 _MAX_LIST_VALUES = (1 << 31) - 1
 
 
@@ -32,7 +41,7 @@ def _required(name: str, type_: pa.DataType) -> pa.Field:
 SNAPSHOT_SCHEMA: pa.Schema = pa.schema(
     [
         _required("ts_recv", pa.int64()),
-        _required("venue", pa.string()),
+        _required("venue", VENUE_TYPE),
         _required("market_id", pa.string()),
         _required("outcome_id", pa.string()),
         _required("seq", pa.int64()),
@@ -57,7 +66,7 @@ if tuple(SNAPSHOT_SCHEMA.names) != SNAPSHOT_COLUMNS:  # pragma: no cover - impor
 TRADE_SCHEMA: pa.Schema = pa.schema(
     [
         _required("ts_recv", pa.int64()),
-        _required("venue", pa.string()),
+        _required("venue", VENUE_TYPE),
         _required("market_id", pa.string()),
         _required("outcome_id", pa.string()),
         _required("seq", pa.int64()),
@@ -68,6 +77,12 @@ TRADE_SCHEMA: pa.Schema = pa.schema(
         pa.field("source_ts", pa.int64(), nullable=True),
     ]
 )
+
+
+def venue_array(values: list[str]) -> pa.DictionaryArray:
+    """Return ``values`` as a ``venue`` column (``VENUE_TYPE``)."""
+    encoded: pa.DictionaryArray = pa.array(values, type=pa.string()).dictionary_encode()
+    return encoded
 
 
 def _int64(values: list[int]) -> npt.NDArray[np.int64]:
@@ -292,8 +307,9 @@ class SnapshotBatch:
         """Return the rows as a table of ``SNAPSHOT_SCHEMA``; ``sort``: in archive order."""
         strings = {
             name: pa.array(getattr(self, name), type=pa.string())
-            for name in ("venue", "market_id", "outcome_id", "status", "err")
+            for name in ("market_id", "outcome_id", "status", "err")
         }
+        strings["venue"] = venue_array(self.venue)
         ts_recv = _int64(self.ts_recv)
         seq = _int64(self.seq)
         source_ts = pa.array(self.source_ts, type=pa.int64())
@@ -418,7 +434,7 @@ class TradeBatch:
         """Return the rows as a table of ``TRADE_SCHEMA``."""
         columns = [
             pa.array(_int64(self.ts_recv)),
-            pa.array(self.venue, type=pa.string()),
+            venue_array(self.venue),
             pa.array(self.market_id, type=pa.string()),
             pa.array(self.outcome_id, type=pa.string()),
             pa.array(_int64(self.seq)),
