@@ -6,16 +6,17 @@ import json
 import math
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pmtape.core.errors import StoreError, UsageError
 from pmtape.core.instrument import Instrument
 from pmtape.mine.cache import STATS_COLUMNS, stats_path
-from pmtape.mine.miner import InstrumentStats, mine
+from pmtape.mine.miner import InstrumentStats, mine, skipped_summary
 from pmtape.schedule.scheduler import Scheduler
 from pmtape.schedule.scores import load_scores
-from tests.mine.archive import ms, snap, write_garbage, write_rows
+from tests.mine.archive import bucket_path, ms, snap, write_garbage, write_rows
 
 START = ms("2024-05-01T10:00:00")
 END = ms("2024-05-01T12:00:00")
@@ -136,11 +137,48 @@ def test_out_of_range_files_are_never_opened(tmp_path: Path) -> None:
     assert result.snapshots == 12
 
 
-def test_a_corrupt_file_inside_the_range_is_an_error(tmp_path: Path) -> None:
+def test_unreadable_files_inside_the_range_are_skipped_named_and_counted(tmp_path: Path) -> None:
     write_rows(tmp_path, three_markets())
-    write_garbage(tmp_path, "v1", ms("2024-05-01T10:05:00"))
-    with pytest.raises(StoreError, match="cannot read"):
+    garbage = write_garbage(tmp_path, "v1", ms("2024-05-01T10:05:00"))
+    empty = bucket_path(tmp_path, "v1", ms("2024-05-01T10:10:00"))
+    empty.write_bytes(b"")
+    wrong = bucket_path(tmp_path, "v1", ms("2024-05-01T10:15:00"))
+    pq.write_table(
+        pa.table({"ts_recv": ["yesterday"], "market_id": ["m"], "outcome_id": ["o"]}), wrong
+    )
+    result = mine(tmp_path, None, START, END, top_n=10)
+    assert result.snapshots == 12  # every good row still counted
+    assert {f.path: f.reason for f in result.skipped} == {
+        garbage: "not a Parquet file, or truncated",
+        empty: "empty file",
+        wrong: "wrong schema: ts_recv is String, expected Int64",
+    }
+    assert result.to_dict()["skipped"][0]["path"] == str(garbage)
+    line = skipped_summary(result.skipped)
+    assert line.startswith("skipped 3 unreadable files: ")
+    assert f"{garbage} (not a Parquet file, or truncated)" in line
+
+
+def test_damaged_pages_behind_a_good_footer_are_skipped(tmp_path: Path) -> None:
+    rows = three_markets() + [snap(ms("2024-05-01T10:07:00"), f"x{i}", seq=i) for i in range(500)]
+    paths = write_rows(tmp_path, rows)
+    damaged = bucket_path(tmp_path, "v1", ms("2024-05-01T10:07:00"))
+    assert damaged in paths
+    raw = bytearray(damaged.read_bytes())
+    footer = int.from_bytes(raw[-8:-4], "little") + 8  # metadata, its length, PAR1
+    raw[4:-footer] = b"\xff" * len(raw[4:-footer])  # damage every page, keep the footer
+    damaged.write_bytes(bytes(raw))
+    result = mine(tmp_path, None, START, END, top_n=10)
+    assert [(f.path, f.reason) for f in result.skipped] == [(damaged, "corrupt data")]
+    assert result.snapshots == 12
+
+
+def test_only_unreadable_files_is_a_failure_naming_them(tmp_path: Path) -> None:
+    garbage = write_garbage(tmp_path, "v1", ms("2024-05-01T10:05:00"))
+    with pytest.raises(StoreError, match="skipped 1 unreadable file: ") as info:
         mine(tmp_path, None, START, END, top_n=10)
+    assert str(garbage) in str(info.value)
+    assert "PAR1" not in str(info.value)  # our words, not the reader's raw bytes
 
 
 def test_range_edges_trim_rows_within_hours(tmp_path: Path) -> None:
@@ -231,3 +269,16 @@ def test_scores_round_trip_into_the_scheduler(tmp_path: Path) -> None:
     scheduler.update_universe(universe, scores)
     assert scheduler.hot_source == "stats"
     assert scheduler.targets(0.0).hot == ["v1:tight:yes", "v1:mid:yes"]
+
+
+def test_a_dictionary_venue_column_is_read_not_skipped(tmp_path: Path) -> None:
+    # The store writes venue as dictionary<int32, string>, the type of venue=V folders.
+    for path in write_rows(tmp_path, three_markets()):
+        table = pq.read_table(path)
+        venue = table.column("venue").cast(pa.dictionary(pa.int32(), pa.string()))
+        pq.write_table(
+            table.set_column(table.schema.get_field_index("venue"), "venue", venue), path
+        )
+    result = mine(tmp_path, None, START, END, top_n=10)
+    assert result.skipped == ()
+    assert result.snapshots == 12

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 from datetime import UTC, datetime
@@ -10,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from pmtape import native
 from pmtape.capture.bundle import resolve_run_dir
@@ -26,13 +26,14 @@ from pmtape.cli.common import (
     cli_errors,
     console,
 )
+from pmtape.cli.mine_view import print_mine_result, report_skipped
 from pmtape.collect.collector import Collector, CollectSummary
 from pmtape.collect.rebuild import rebuild
 from pmtape.config import Config, redacted_dict
 from pmtape.core.clock import now_ms
 from pmtape.core.errors import UsageError
 from pmtape.discovery.service import discover_loop, discover_once
-from pmtape.mine.miner import MineResult, mine
+from pmtape.mine.miner import mine
 from pmtape.ops.runner import echo_json, run_until_signal
 from pmtape.ops.supervise import ChildSpec, ChildStatus, supervise
 
@@ -45,10 +46,16 @@ def config_show(
     data_dir: DataDirOpt = None,
     venue: VenueOpt = None,
     set_: SetOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One line of JSON instead of the indented document.")
+    ] = False,
 ) -> None:
     """Print the effective config (defaults < file < PMTAPE_* env < flags), secrets masked."""
     cfg = build_config(config, data_dir, venue, set_)
-    echo_json(redacted_dict(cfg))
+    if as_json:
+        echo_json(redacted_dict(cfg))
+    else:
+        typer.echo(json.dumps(redacted_dict(cfg), indent=2))
 
 
 @cli_errors
@@ -178,7 +185,12 @@ def mine_cmd(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Rank markets by depth, spread and activity; write the stats cache the scheduler reads."""
+    """Rank markets by depth, spread and activity; write the stats cache the scheduler reads.
+
+    A file that cannot be read is skipped, named on stderr, and the run goes on (exit 0).
+    """
+    if hours is not None and not hours > 0:
+        raise UsageError(f"--hours must be positive, got {hours:g}")
     cfg = build_config(config, data_dir, venue, set_)
     end_ms = _parse_when(end, now_ms())
     lookback_h = hours if hours is not None else cfg.miner.lookback_hours
@@ -191,6 +203,8 @@ def mine_cmd(
     ]
     if as_json:
         echo_json([r.to_dict() for r in results])
+        for r in results:
+            report_skipped(r)
         return
     for r in results:
         print_mine_result(r)
@@ -204,26 +218,6 @@ def _mine_venues(cfg: Any, venue: list[str] | None) -> list[str]:
     if not found:
         raise UsageError(f"no snapshots under {root} (run `pmtape collect` or `pmtape demo` first)")
     return found
-
-
-def print_mine_result(r: MineResult) -> None:
-    """Print a miner result as three compact tables."""
-    console.print(
-        f"[bold]{r.venue}[/bold]: {r.snapshots} snapshots of {r.instruments} books "
-        f"-> stats cache {r.stats_path}"
-    )
-    for title, rows, col, fmt in (
-        ("deepest (avg top-3 size per side, summed)", r.top_depth, "avg_depth3", "{:,.0f}"),
-        ("tightest average spread", r.top_spread, "avg_spread", "{:.4f}"),
-        ("most quote updates", r.top_updates, "update_count", "{:,}"),
-    ):
-        table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-        table.add_column("market_id")
-        table.add_column("outcome_id", overflow="ellipsis", max_width=24)
-        table.add_column(col, justify="right")
-        for row in rows:
-            table.add_row(row.market_id, row.outcome_id, fmt.format(getattr(row, col)))
-        console.print(table)
 
 
 @cli_errors

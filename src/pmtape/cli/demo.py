@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from pmtape.capture.verify import verify_bundle
-from pmtape.cli.commands import print_collect_summary, print_mine_result
+from pmtape.cli.commands import print_collect_summary
 from pmtape.cli.common import (
     ConfigOpt,
     DataDirOpt,
@@ -25,6 +25,7 @@ from pmtape.cli.common import (
     cli_errors,
     console,
 )
+from pmtape.cli.mine_view import print_mine_result
 from pmtape.collect.collector import Collector, CollectSummary
 from pmtape.config import Config
 from pmtape.core.clock import now_ms
@@ -34,6 +35,7 @@ from pmtape.ops.runner import run_until_signal
 from pmtape.venues.base import available, local_fakes
 
 DEMO_SECONDS = 45.0
+SHOWN_PER_DIR = 2  # files listed under each directory's count
 
 
 @cli_errors
@@ -114,9 +116,13 @@ def _show_files(cfg: Config, run_dir: str | None) -> None:
     ):
         files = sorted(p for p in (root / sub).rglob("*") if p.is_file())
         size = sum(p.stat().st_size for p in files)
-        console.print(f"{root / sub}/  {len(files)} files, {size / 1e6:.2f} MB")
-        for p in files[-2:]:
-            console.print(f"    {p.relative_to(root)}")
+        noun = "file" if len(files) == 1 else "files"
+        console.print(f"{root / sub}/  {len(files)} {noun}, {size / 1e6:.2f} MB", markup=False)
+        shown = files[-SHOWN_PER_DIR:]
+        if len(files) > len(shown):
+            console.print(f"    (the last {len(shown)} of {len(files)}:)")
+        for p in shown:
+            console.print(f"    {p.relative_to(root)}", markup=False)
     glob = f"{root}/orderbook_snapshots/**/*.parquet"
     console.print("\nRead it with:")
     console.print(f"  polars:  pl.scan_parquet('{glob}', hive_partitioning=True)", markup=False)

@@ -17,11 +17,15 @@ end_ms``):
   the share of snapshot intervals that saw a change). A missing metric contributes 0. The
   share, not the raw count, is used so that HOT instruments, sampled more often, do not keep
   their place merely because they were watched more.
+
+A file in the range that cannot be read (not Parquet, truncated, empty, or with a column of
+the wrong type) is skipped and listed in ``MineResult.skipped``; the run goes on without it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,16 @@ _FILE_SCHEMA: dict[str, Any] = {
     "source_ts": pl.Int64,
 }
 _TOP = ("best_bid_px", "best_bid_sz", "best_ask_px", "best_ask_sz")
+_REQUIRED = ("ts_recv", "market_id", "outcome_id")
+_DATE_HOUR_DIRS = re.compile(r"^date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """A snapshot file in the range that could not be read, and why."""
+
+    path: Path
+    reason: str
 
 
 class InstrumentStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,6 +107,7 @@ class MineResult:
     top_updates: list[InstrumentStats]
     stats_paths: dict[str, Path]
     stats: pl.DataFrame = field(repr=False)
+    skipped: tuple[SkippedFile, ...] = ()
 
     @property
     def stats_path(self) -> Path | None:
@@ -112,6 +127,7 @@ class MineResult:
             "top_spread": msgspec.to_builtins(self.top_spread),
             "top_updates": msgspec.to_builtins(self.top_updates),
             "stats_paths": {venue: str(path) for venue, path in self.stats_paths.items()},
+            "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.skipped],
         }
 
 
@@ -121,10 +137,16 @@ def mine(data_dir: Path, venue: str | None, start_ms: int, end_ms: int, top_n: i
         raise UsageError(f"empty range: end {iso_utc(end_ms)} is not after {iso_utc(start_ms)}")
     if top_n < 1:
         raise UsageError(f"top_n must be at least 1, got {top_n}")
-    rows = _scan(data_dir, venue, start_ms, end_ms)
-    stats = _collect(_score(_instrument_stats(rows)))
-    if stats.height == 0:
-        raise UsageError(f"no snapshots between {iso_utc(start_ms)} and {iso_utc(end_ms)}")
+    files = _files_in_range(data_dir, venue, start_ms, end_ms)
+    skipped = [SkippedFile(path, why) for path in files if (why := _unreadable(path)) is not None]
+    good = [path for path in files if path not in {f.path for f in skipped}]
+    stats, late = _mine_files(good, venue, start_ms, end_ms)
+    skipped += late
+    if stats is None or stats.height == 0:
+        empty = f"no snapshots between {iso_utc(start_ms)} and {iso_utc(end_ms)}"
+        if skipped:  # there was data, but none of it could be read: a failure, not a usage slip
+            raise StoreError(f"{empty}: {skipped_summary(skipped)}")
+        raise UsageError(empty)
     paths = write_stats(data_dir, stats, utc_date(end_ms - 1))
     return MineResult(
         venue=venue,
@@ -137,25 +159,98 @@ def mine(data_dir: Path, venue: str | None, start_ms: int, end_ms: int, top_n: i
         top_updates=_top(stats, "update_count", descending=True, n=top_n),
         stats_paths=paths,
         stats=stats,
+        skipped=tuple(skipped),
     )
 
 
-def _scan(data_dir: Path, venue: str | None, start_ms: int, end_ms: int) -> pl.LazyFrame:
+def skipped_summary(skipped: list[SkippedFile] | tuple[SkippedFile, ...]) -> str:
+    """Return one line naming the files a run skipped and why."""
+    noun = "file" if len(skipped) == 1 else "files"
+    listed = ", ".join(f"{f.path} ({f.reason})" for f in skipped)
+    return f"skipped {len(skipped)} unreadable {noun}: {listed}"
+
+
+def _files_in_range(data_dir: Path, venue: str | None, start_ms: int, end_ms: int) -> list[Path]:
+    # Pruning by the date/hour directories happens here, by name: out-of-range files are
+    # never opened, so damage outside the range cannot stop a run.
     root = data_dir / "orderbook_snapshots"
-    pattern = f"venue={venue or '*'}/date=*/hour=*/*.parquet"
-    if next(root.glob(pattern), None) is None:
+    d0, h0 = _date_hour(start_ms)
+    d1, h1 = _date_hour(end_ms - 1)
+    files = []
+    for path in root.glob(f"venue={venue or '*'}/date=*/hour=*/*.parquet"):
+        match = _DATE_HOUR_DIRS.match(f"{path.parent.parent.name}/{path.parent.name}")
+        if match is None or path.name.startswith((".", "_")) or not path.is_file():
+            continue
+        if (d0, h0) <= (match.group(1), match.group(2)) <= (d1, h1):
+            files.append(path)
+    if not files:
         raise UsageError(f"no snapshots between {iso_utc(start_ms)} and {iso_utc(end_ms)}")
+    return sorted(files)
+
+
+def _unreadable(path: Path) -> str | None:
+    """Return why a snapshot file cannot be mined (from its footer alone), or None."""
+    try:
+        if path.stat().st_size == 0:
+            return "empty file"
+        schema = pl.read_parquet_schema(path)
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    except pl.exceptions.PolarsError:
+        return "not a Parquet file, or truncated"
+    for name in _REQUIRED:
+        if name not in schema:
+            return f"wrong schema: no {name} column"
+    for name, dtype in schema.items():
+        want = _FILE_SCHEMA.get(name)
+        if want is not None and dtype != want and not _reads_as(dtype, want):
+            return f"wrong schema: {name} is {dtype}, expected {want}"
+    return None
+
+
+def _reads_as(dtype: Any, want: Any) -> bool:
+    # The store writes venue as a dictionary column (pyarrow's type for venue=V folders);
+    # it reads as a string.
+    return bool(want == pl.String and isinstance(dtype, pl.Categorical | pl.Enum))
+
+
+def _mine_files(
+    files: list[Path], venue: str | None, start_ms: int, end_ms: int
+) -> tuple[pl.DataFrame | None, list[SkippedFile]]:
+    """Compute the stats of ``files``; a file whose data pages fail is found and left out."""
+    if not files:
+        return None, []
+    try:
+        return _score(_instrument_stats(_scan(files, venue, start_ms, end_ms))).collect(), []
+    except (pl.exceptions.PolarsError, OSError):
+        pass  # a footer that reads well over damaged pages: find the file(s), once
+    bad = [SkippedFile(path, "corrupt data") for path in files if not _reads_whole(path)]
+    good = [path for path in files if path not in {f.path for f in bad}]
+    if not bad or not good:
+        return None, bad
+    return _collect(_score(_instrument_stats(_scan(good, venue, start_ms, end_ms)))), bad
+
+
+def _reads_whole(path: Path) -> bool:
+    try:
+        pl.scan_parquet(
+            path, schema=_FILE_SCHEMA, missing_columns="insert", extra_columns="ignore"
+        ).collect()
+    except (pl.exceptions.PolarsError, OSError):
+        return False
+    return True
+
+
+def _scan(files: list[Path], venue: str | None, start_ms: int, end_ms: int) -> pl.LazyFrame:
     frame = pl.scan_parquet(
-        str(root / pattern),
+        [str(path) for path in files],
         hive_partitioning=True,
         hive_schema=_PARTITIONS,
         schema=_FILE_SCHEMA,
         missing_columns="insert",
         extra_columns="ignore",
-        hidden_file_prefix=(".", "_"),
     )
-    # The partition predicate comes first and alone references date/hour, so Polars prunes
-    # whole files before opening them; the ts_recv filter then trims the edge hours.
+    # The files are already pruned by name; the ts_recv filter trims the edge hours.
     frame = frame.filter(partition_filter(start_ms, end_ms))
     if venue is not None:
         frame = frame.filter(pl.col("venue") == venue)
@@ -224,7 +319,9 @@ def _collect(frame: pl.LazyFrame) -> pl.DataFrame:
     try:
         return frame.collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise StoreError(f"cannot read the snapshot archive: {exc}") from exc
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        plain = first.encode("ascii", "backslashreplace").decode()
+        raise StoreError(f"cannot read the snapshot archive: {plain}") from exc
 
 
 def _top(stats: pl.DataFrame, column: str, *, descending: bool, n: int) -> list[InstrumentStats]:
@@ -241,7 +338,7 @@ def write_stats(data_dir: Path, stats: pl.DataFrame, date: str) -> dict[str, Pat
         path = stats_path(data_dir, venue, date)
         _write_atomic(stats.filter(pl.col("venue") == venue), path)
         paths[venue] = path
-        _log.info("stats cache written: %s", path)
+        _log.debug("stats cache written: %s", path)  # the caller prints it
     return paths
 
 
