@@ -130,7 +130,8 @@ def _brief(detail: Mapping[str, Any]) -> dict[str, Any]:
 def _manifest(config: Config, shards: Mapping[str, int]) -> dict[str, Any]:
     universe = {}
     for venue in shards:
-        reader = ActiveSetReader(active_snapshot_path(config.data_dir, venue))
+        # The venue's own reader reports a missing or corrupt file; this look stays quiet.
+        reader = ActiveSetReader(active_snapshot_path(config.data_dir, venue), quiet=True)
         reader.poll()
         insts = reader.instruments()
         universe[venue] = {"instruments": len(insts), "keys": [i.instrument_key for i in insts]}

@@ -5,7 +5,8 @@
     {"asof_ts_utc": "...", "venue": V, "count": N, "instruments": {instrument_key: Instrument}}
 
 A reader keeps the last good set whenever the file is missing, unreadable or corrupt, and
-logs each kind of problem once until a good file is loaded again.
+logs each kind of problem once until a good file is loaded again. Only the reader that follows
+the file logs; a one-off look (the run manifest's) is ``quiet``, so a collect run says it once.
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ def write_active_snapshot(
 class ActiveSetReader:
     """Re-reads one active snapshot when it changes; keeps the last good set otherwise."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, quiet: bool = False) -> None:
         self.path = path
+        self.quiet = quiet  # count problems, log none
         self.snapshot: ActiveSnapshot | None = None
         self.loads = 0
         self.failed_polls = 0
@@ -111,7 +113,7 @@ class ActiveSetReader:
 
     def _problem(self, kind: str, detail: str) -> None:
         self.failed_polls += 1
-        if kind in self._reported:
+        if self.quiet or kind in self._reported:
             return
         self._reported.add(kind)
         kept = "keeping the last good set" if self.snapshot else "no instruments yet"
