@@ -17,6 +17,7 @@ from pmtape.venues.fakecli import (
     Malformed,
     Markets,
     Port,
+    Public,
     Rate,
     RollingPeriod,
     RollingShare,
@@ -25,8 +26,10 @@ from pmtape.venues.fakecli import (
     SlowMs,
     TradeRatio,
     Unknown,
+    check_knobs,
     opt,
     serve,
+    venue_flags,
 )
 from pmtape.venues.kalshi.auth import generate_key_pair, load_public_key
 from pmtape.venues.kalshi.fake import FakeKalshi, KalshiFakeFaults
@@ -36,6 +39,7 @@ KEY_ID_ENV = "PMTAPE_VENUES__KALSHI__API_KEY_ID"
 
 def command(
     host: Host = "127.0.0.1",
+    public: Public = False,
     port: Port = 0,
     markets: Markets = 40,
     seed: Seed = 7,
@@ -63,9 +67,23 @@ def command(
     """Serve a fake Kalshi: REST market data and the signed WebSocket.
 
     Prints one JSON line with its URLs (rest_url, ws_url, debug_url), the key id and — for a
-    throwaway key pair — the private key's path, and the matching --set flags and env, then
-    serves until Ctrl-C.
+    throwaway key pair — the private key's path, the matching config keys (set), the --set
+    flags that enable the venue and point pmtape at the fake (flags) and the env that adds the
+    key id (the WebSocket; without it pmtape polls REST), then serves until Ctrl-C.
     """
+    check_knobs(
+        host=host,
+        public=public,
+        port=port,
+        shares={
+            "trade_ratio": trade_ratio,
+            "rolling_share": rolling_share,
+            "malformed_prob": malformed_prob,
+            "unknown_prob": unknown_prob,
+            "http_error_prob": http_error_prob,
+        },
+        non_negative={"drop_every": drop_every, "silent_after": silent_after, "slow_ms": slow_ms},
+    )
     faults = KalshiFakeFaults(
         drop_every_s=drop_every,
         malformed_prob=malformed_prob,
@@ -80,10 +98,10 @@ def command(
     with tempfile.TemporaryDirectory(prefix="pmtape-fake-kalshi-") as tmp:
         private_path: Path | None = None
         if public_key is not None:
-            public = load_public_key(public_key)
+            accepted = load_public_key(public_key)
         else:
             private_path = Path(tmp) / "throwaway-kalshi-key.pem"
-            public = generate_key_pair(private_path)
+            accepted = generate_key_pair(private_path)
         fake = FakeKalshi(
             markets=markets,
             seed=seed,
@@ -94,15 +112,15 @@ def command(
             host=host,
             port=port,
             faults=faults,
-            keys={kid: public},
+            keys={kid: accepted},
         )
 
         def describe() -> dict[str, Any]:
-            sets = [f"{k}={v}" for k, v in fake.config_overrides().items()]
+            overrides = fake.config_overrides()
             out: dict[str, Any] = {**fake.urls, "api_key_id": kid, "env": {KEY_ID_ENV: kid}}
             if private_path is not None:
                 out["private_key_path"] = str(private_path)
-                sets.append(f"venues.kalshi.private_key_path={private_path}")
-            return {**out, "set": sets}
+                overrides[f"venues.{fake.venue}.private_key_path"] = str(private_path)
+            return {**out, **venue_flags(fake.venue, overrides)}
 
         serve(fake, describe, silent_after, faults, duration)

@@ -14,6 +14,7 @@ from pmtape.venues.fakecli import (
     Malformed,
     Markets,
     Port,
+    Public,
     Rate,
     RollingPeriod,
     RollingShare,
@@ -22,14 +23,17 @@ from pmtape.venues.fakecli import (
     SlowMs,
     TradeRatio,
     Unknown,
+    check_knobs,
     opt,
     serve,
+    venue_flags,
 )
 from pmtape.venues.limitless.fake import FakeLimitless, LimitlessFakeFaults
 
 
 def command(
     host: Host = "127.0.0.1",
+    public: Public = False,
     port: Port = 0,
     markets: Markets = 40,
     seed: Seed = 7,
@@ -41,8 +45,8 @@ def command(
     silent_after: SilentAfter = 0.0,
     malformed_prob: Malformed = 0.0,
     unknown_prob: Unknown = 0.0,
-    oracle_prob: Annotated[float, opt("Chance per tick of oraclePriceData noise.")] = 0.0,
-    duplicate_prob: Annotated[float, opt("Chance of an orderbookUpdate sent twice.")] = 0.0,
+    oracle_prob: Annotated[float, opt("Chance per tick of oraclePriceData noise, 0-1.")] = 0.0,
+    duplicate_prob: Annotated[float, opt("Chance of an orderbookUpdate sent twice, 0-1.")] = 0.0,
     http_error_prob: HttpError = 0.0,
     retry_after: Annotated[
         float | None, opt("Retry-After seconds sent with a 429 (omit: none).")
@@ -56,9 +60,30 @@ def command(
 ) -> None:
     """Serve a fake Limitless: REST market data and the Socket.IO market feed.
 
-    Prints one JSON line with its URLs (rest_url, ws_url, debug_url) and the matching --set
-    flags, then serves until Ctrl-C.
+    Prints one JSON line with its URLs (rest_url, ws_url, debug_url), the matching config keys
+    (set) and the --set flags that enable the venue and point pmtape at the fake (flags), then
+    serves until Ctrl-C.
     """
+    check_knobs(
+        host=host,
+        public=public,
+        port=port,
+        shares={
+            "trade_ratio": trade_ratio,
+            "rolling_share": rolling_share,
+            "malformed_prob": malformed_prob,
+            "unknown_prob": unknown_prob,
+            "oracle_prob": oracle_prob,
+            "duplicate_prob": duplicate_prob,
+            "http_error_prob": http_error_prob,
+        },
+        non_negative={
+            "drop_every": drop_every,
+            "silent_after": silent_after,
+            "retry_after": retry_after,
+            "slow_ms": slow_ms,
+        },
+    )
     faults = LimitlessFakeFaults(
         drop_every_s=drop_every,
         malformed_prob=malformed_prob,
@@ -84,7 +109,6 @@ def command(
     )
 
     def describe() -> dict[str, Any]:
-        sets = [f"{k}={v}" for k, v in fake.config_overrides().items()]
-        return {**fake.urls, "set": sets}
+        return {**fake.urls, **venue_flags(fake.venue, fake.config_overrides())}
 
     serve(fake, describe, silent_after, faults, duration)
