@@ -6,7 +6,8 @@ timeouts become ``VenueTimeout``, refused or broken connections and 5xx ``VenueU
 4xx an ``HttpStatusError`` (a ``VenueProtocolError`` that carries the status and body). A 429
 or 5xx puts the whole venue in a cooldown that every client of that venue honours before
 its next request: ``Retry-After`` when the venue sends one, else exponential backoff with
-full jitter. Bodies come back raw, with the receive stamp and how they were fetched.
+full jitter. Bodies come back raw, with the receive stamp and how they were fetched; an error
+answer's body rides on the error (``error_answer``) so that it can be captured too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
@@ -37,13 +39,43 @@ USER_AGENT = f"pmtape/{__version__} (+https://github.com/pmtape)"
 Verdict = Literal["retry", "skip", "fatal"]
 
 
-class HttpStatusError(VenueProtocolError):
+@dataclass(frozen=True, slots=True)
+class ErrorAnswer:
+    """A non-2xx answer as received: its body, receive stamp and how it was fetched."""
+
+    body: bytes
+    ts_recv_ns: int
+    meta: HttpMeta
+
+
+class _Answered(Exception):
+    answer: ErrorAnswer | None = None
+
+
+class HttpStatusError(_Answered, VenueProtocolError):
     """A 4xx answer that is about the request itself (bad or unknown key, bad parameter)."""
 
     def __init__(self, message: str, status: int, body: bytes) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
+
+
+class HttpRateLimited(_Answered, VenueRateLimited):
+    """A 429 answer (the venue is cooling down)."""
+
+
+class HttpUnavailable(_Answered, VenueUnavailable):
+    """A 5xx answer."""
+
+
+class HttpAuthError(_Answered, VenueAuthError):
+    """A 401/403 answer."""
+
+
+def error_answer(exc: BaseException) -> ErrorAnswer | None:
+    """Return the HTTP answer an error was raised for (None: no answer came back)."""
+    return exc.answer if isinstance(exc, _Answered) else None
 
 
 class Cooldown:
@@ -195,17 +227,15 @@ class HttpClient:
             self.stats["client_errors"] += 1
             raise VenueUnavailable(f"{self.venue}: {method} {url}: {exc!r}") from None
         latency_ms = (mono_s() - started) * 1000
-        self._check(status, payload, retry_after, method, url)
+        info = dict(meta) if meta else {k: v for k, v in (params or {}).items() if v is not None}
+        how = HttpMeta(
+            method=method, url=url, params=info, status=status, latency_ms=round(latency_ms, 3)
+        )
+        if not 200 <= status < 300:
+            self._raise(ErrorAnswer(payload, ts_recv_ns, how), retry_after)
         self.stats["ok"] += 1
         self.cooldown.ok()
-        info = dict(meta) if meta else {k: v for k, v in (params or {}).items() if v is not None}
-        return (
-            payload,
-            ts_recv_ns,
-            HttpMeta(
-                method=method, url=url, params=info, status=status, latency_ms=round(latency_ms, 3)
-            ),
-        )
+        return payload, ts_recv_ns, how
 
     async def _honour_cooldown(self) -> None:
         while (left := self.cooldown.remaining()) > 0:
@@ -214,22 +244,23 @@ class HttpClient:
             self.stats["cooldown_waits"] += 1
             await asyncio.sleep(left)
 
-    def _check(
-        self, status: int, body: bytes, retry_after: float | None, method: str, url: str
-    ) -> None:
-        if 200 <= status < 300:
-            return
-        what = f"{self.venue}: {method} {url} -> HTTP {status}: {body[:200]!r}"
+    def _raise(self, answer: ErrorAnswer, retry_after: float | None) -> None:
+        meta, body = answer.meta, answer.body
+        status = meta.status
+        what = f"{self.venue}: {meta.method} {meta.url} -> HTTP {status}: {body[:200]!r}"
         self.stats[f"status_{status}"] += 1
+        exc: _Answered
         if status == 429:
-            wait = self.cooldown.trip(retry_after)
-            raise VenueRateLimited(what, retry_after_s=wait)
-        if status >= 500:
+            exc = HttpRateLimited(what, retry_after_s=self.cooldown.trip(retry_after))
+        elif status >= 500:
             self.cooldown.trip(retry_after)
-            raise VenueUnavailable(what)
-        if status in (401, 403):
-            raise VenueAuthError(what)
-        raise HttpStatusError(what, status, body)
+            exc = HttpUnavailable(what)
+        elif status in (401, 403):
+            exc = HttpAuthError(what)
+        else:
+            exc = HttpStatusError(what, status, body)
+        exc.answer = answer
+        raise exc
 
 
 def _query(params: Mapping[str, Any] | None) -> list[tuple[str, str]] | None:

@@ -5,7 +5,8 @@ Per cycle it fetches every key that is not backing off, one key a request or in 
 about the keys themselves (4xx: unknown token, no book) backs off those keys (monotonic
 clock, exponential with jitter); venue-wide trouble (429, 5xx, timeouts) puts the venue in
 its cooldown instead, which the HTTP client and this loop honour before anything else is
-sent (``Retry-After`` when given). Bodies go to ``sink.on_http`` exactly as received.
+sent (``Retry-After`` when given). Bodies go to ``sink.on_http`` exactly as received, error
+answers' bodies too (their ``meta.status`` says so), before the error's session event.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pmtape.core.clock import mono_s
 from pmtape.core.errors import VenueError
 from pmtape.net.backoff import KeyBackoff
-from pmtape.net.http import Cooldown, classify
+from pmtape.net.http import Cooldown, classify, error_answer
 from pmtape.venues.base import FrameSink, HttpMeta, VenueSession
 
 Fetch = Callable[[Sequence[str]], Awaitable[list[tuple[bytes, int, HttpMeta]]]]
@@ -134,6 +135,9 @@ class RestPollSession(VenueSession):
             responses = await self._fetch(batch)
         except VenueError as exc:
             self.stats["errors"] += 1
+            answer = error_answer(exc)
+            if answer is not None:
+                sink.on_http(stream, answer.body, answer.ts_recv_ns, answer.meta)
             verdict = classify(exc)
             if verdict != "retry":
                 # About these keys (unknown, no book, refused): back them off one by one.

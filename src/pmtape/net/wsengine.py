@@ -294,11 +294,13 @@ class ShardedWsSession(VenueSession):
 
     async def _shard_loop(self, shard: _Shard) -> None:
         while True:
-            ws, error = await self._connect(shard)
+            ws, error, status = await self._connect(shard)
             if ws is None:
                 attempt = shard.backoff.attempt
                 delay = shard.backoff.next_delay()
                 detail = {"error": error, "attempt": attempt, "retry_in_s": round(delay, 3)}
+                if status is not None:  # the upgrade was answered with an HTTP error status
+                    detail["http_status"] = status
                 self._event("error", detail, shard)
                 await asyncio.sleep(delay)
                 continue
@@ -320,7 +322,7 @@ class ShardedWsSession(VenueSession):
 
     async def _connect(
         self, shard: _Shard
-    ) -> tuple[aiohttp.ClientWebSocketResponse[bool] | None, str]:
+    ) -> tuple[aiohttp.ClientWebSocketResponse[bool] | None, str, int | None]:
         st = self.settings
         if self._http is None:
             raise RuntimeError("the session is not running")
@@ -336,7 +338,8 @@ class ShardedWsSession(VenueSession):
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             shard.stats["connect_failures"] += 1
-            return None, repr(exc)[:200]
+            status = exc.status if isinstance(exc, aiohttp.WSServerHandshakeError) else None
+            return None, repr(exc)[:200], status
         async with shard.lock:
             shard.ws = ws
             keys = sorted(shard.keys)
@@ -346,12 +349,12 @@ class ShardedWsSession(VenueSession):
         if not sent:
             shard.ws = None
             await ws.close()
-            return None, "could not send the subscription"
+            return None, "could not send the subscription", None
         shard.stats["connects"] += 1
         shard.backoff.succeeded()
         shard.last_data = mono_s()
         self._event("connected", {"keys": len(keys), "connects": shard.stats["connects"]}, shard)
-        return ws, ""
+        return ws, "", None
 
     async def _pump(self, shard: _Shard, ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
         watchdog = asyncio.create_task(self._watchdog(shard, ws), name=f"{shard.stream}-watchdog")

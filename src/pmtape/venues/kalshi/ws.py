@@ -245,9 +245,9 @@ class KalshiWsSession(VenueSession):
 
     async def _conn_loop(self, conn: _Conn) -> None:
         while True:
-            ws, error, auth = await self._connect(conn)
+            ws, error, auth, status = await self._connect(conn)
             if ws is None:
-                await self._failed(conn, error, auth)
+                await self._failed(conn, error, auth, status)
                 continue
             try:
                 await self._pump(conn, ws)
@@ -261,7 +261,7 @@ class KalshiWsSession(VenueSession):
                 self._event("disconnected", {"keys": keys, "reason": reason}, conn)
             await asyncio.sleep(conn.backoff.next_delay())
 
-    async def _failed(self, conn: _Conn, error: str, auth: bool) -> None:
+    async def _failed(self, conn: _Conn, error: str, auth: bool, status: int | None) -> None:
         attempt = conn.backoff.attempt
         delay = self.settings.auth_retry_s if auth else conn.backoff.next_delay()
         conn.stats["auth_refusals" if auth else "connect_failures"] += 1
@@ -272,12 +272,14 @@ class KalshiWsSession(VenueSession):
             "attempt": attempt,
             "retry_in_s": round(delay, 3),
         }
+        if status is not None:  # the upgrade was answered with an HTTP error status
+            detail["http_status"] = status
         self._event("error", detail, conn)
         await asyncio.sleep(delay)
 
     async def _connect(
         self, conn: _Conn
-    ) -> tuple[aiohttp.ClientWebSocketResponse[bool] | None, str, bool]:
+    ) -> tuple[aiohttp.ClientWebSocketResponse[bool] | None, str, bool, int | None]:
         st = self.settings
         if self._http is None:
             raise RuntimeError("the session is not running")
@@ -297,10 +299,10 @@ class KalshiWsSession(VenueSession):
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status in _AUTH_STATUSES:
                 refused = VenueAuthError(f"kalshi: WebSocket handshake refused: HTTP {exc.status}")
-                return None, str(refused), True
-            return None, f"handshake failed: HTTP {exc.status}", False
+                return None, str(refused), True, exc.status
+            return None, f"handshake failed: HTTP {exc.status}", False, exc.status
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return None, repr(exc)[:200], False
+            return None, repr(exc)[:200], False, None
         async with conn.lock:
             conn.ws = ws
             conn.end_reason = ""
@@ -309,12 +311,12 @@ class KalshiWsSession(VenueSession):
             conn.ws = None
             conn.table.reset()
             await ws.close()
-            return None, "could not send the subscriptions", False
+            return None, "could not send the subscriptions", False, None
         conn.stats["connects"] += 1
         conn.backoff.succeeded()
         detail = {"keys": len(conn.keys), "connects": conn.stats["connects"]}
         self._event("connected", detail, conn)
-        return ws, "", False
+        return ws, "", False, None
 
     async def _pump(self, conn: _Conn, ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
         sink = self._sink

@@ -227,7 +227,13 @@ class LimitlessFeedSession(VenueSession):
             except (aiohttp.ClientError, OSError, TimeoutError, HandshakeError) as exc:
                 conn.stats["connect_failures"] += 1
                 delay = conn.backoff.next_delay()
-                detail = {"kind": "connect", "error": repr(exc)[:200], "retry_in_s": delay}
+                detail: dict[str, Any] = {
+                    "kind": "connect",
+                    "error": repr(exc)[:200],
+                    "retry_in_s": delay,
+                }
+                if isinstance(exc, aiohttp.WSServerHandshakeError):  # an HTTP error status
+                    detail["http_status"] = exc.status
                 self._event("error", detail, conn)
                 await asyncio.sleep(delay)
                 continue
