@@ -65,7 +65,8 @@ class CaptureWriter:
         opts = options or WriterOptions()
         self.shard = shard
         self.options = opts
-        self._sink = SegmentSink(
+        # The file layer: public so fault-injection tests can make its writes fail (ENOSPC).
+        self.segments = SegmentSink(
             capture_dir, shard, SegmentLimits(opts.segment_max_bytes, opts.segment_max_s)
         )
         self._cctx = zstandard.ZstdCompressor(level=opts.zstd_level, write_content_size=True)
@@ -144,7 +145,7 @@ class CaptureWriter:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join()
-        self._sink.close()
+        self.segments.close()
 
     def stats(self) -> WriterStats:
         """Return a snapshot of the counters."""
@@ -158,7 +159,7 @@ class CaptureWriter:
             c.durable_raw_bytes,
             c.compressed_bytes,
             c.blocks,
-            self._sink.segments_opened,
+            self.segments.segments_opened,
             c.dropped_frames + h.refused + h.unencodable,
             c.dropped_bytes + h.refused_bytes,
             c.write_errors + h.unencodable,
@@ -255,7 +256,7 @@ class CaptureWriter:
         now = time.monotonic()
         if self._unsynced and (force or now - self._last_fsync >= self.options.flush_interval_s):
             try:
-                self._sink.fsync()
+                self.segments.fsync()
             except OSError as exc:
                 self._count_error(exc)
             self._last_fsync = now
@@ -277,7 +278,7 @@ class CaptureWriter:
                 block.mono_max,
                 crc32c(body),
             )
-            written = self._sink.write_block(hdr, body)
+            written = self.segments.write_block(hdr, body)
         except (OSError, zstandard.ZstdError) as exc:
             self._count_error(exc)
             with self._lock:

@@ -6,6 +6,7 @@ and decisions sit in one ordered stream that ``pmtape rebuild`` replays.
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import socket
@@ -17,10 +18,13 @@ from typing import Any
 
 from pmtape import __version__
 from pmtape.capture.bundle import NdjsonLog, RunBundle
-from pmtape.capture.options import WriterOptions
+from pmtape.capture.options import WriterOptions, WriterStats
 from pmtape.collect.recorder import Recorder
 from pmtape.config import Config, redacted_dict
+from pmtape.core.clock import iso_utc
 from pmtape.schedule.active import ActiveSetReader, active_snapshot_path
+
+log = logging.getLogger(__name__)
 
 
 def new_run_id() -> str:
@@ -49,6 +53,9 @@ class CaptureRun:
         self.runlog: NdjsonLog = self.bundle.runlog
         self.stopping = False
         self._connected: dict[str, bool] = {}
+        self.drops = {
+            venue: CaptureDrops(venue, shard, self.runlog) for venue, shard in self.shards.items()
+        }
 
     @property
     def path(self) -> Path:
@@ -82,10 +89,21 @@ class CaptureRun:
         else:
             self.runlog.write(f"session_{kind}", shard=shard, stream=key, **_brief(detail))
 
+    def dropped_frames(self, venue: str) -> int:
+        """Return the capture frames of a venue's shard dropped so far (disk, queue, encoding)."""
+        return self.capture.writers[self.shards[venue]].stats().dropped_frames
+
+    def check_drops(self) -> None:
+        """Open or close each shard's capture drop episode (logged, and kept in the run log)."""
+        now = time.time_ns()
+        for venue, drops in self.drops.items():
+            drops.check(self.capture.writers[self.shards[venue]].stats(), now)
+
     def heartbeat(
         self, loop_lag_ms: list[float], dropped_total: int, pressure: bool, venues: dict[str, Any]
     ) -> None:
         """Write the once-a-second heartbeat and metrics records."""
+        self.check_drops()
         self.runlog.write("heartbeat")
         self.bundle.metrics().write(
             "metrics", loop_lag_ms=loop_lag_ms, dropped_total=dropped_total, pressure=pressure
@@ -98,17 +116,106 @@ class CaptureRun:
                 frames=st.get("frames", 0),
                 bytes=st.get("bytes", 0),
                 subs=st.get("subs"),
+                http_errors={str(k): v for k, v in st.get("http_errors", {}).items()},
             )
             self.bundle.metrics(shard).write("metrics", **record)
 
     def finish(self, reason: str = "normal") -> None:
-        """Flush and close the capture, then record the stop."""
+        """Flush and close the capture, then record the stop (and drops still going on)."""
         self.capture.close()
+        self.check_drops()
+        now = time.time_ns()
+        for drops in self.drops.values():
+            drops.end(now, at_stop=True)
         self.bundle.finish(reason)
 
     def fatal(self, reason: str, missing_tokens: list[str]) -> None:
         """Write the fatal records (reason, books never received, last frames)."""
         self.bundle.write_fatal(reason, missing_tokens, self.capture.last_frames_by_shard())
+
+
+class CaptureDrops:
+    """One shard's capture drops as episodes: a WARNING when they start, an INFO when they stop.
+
+    Checked once a heartbeat. An episode starts when the shard's drop counter has grown
+    and ends once a check sees no new drop and frames made durable again (a quiet venue
+    neither ends nor starts one). Its ``capture_drops`` run log record (``event="end"``)
+    bounds the affected time: drops began after ``start_ns`` (the last clean check) and
+    ended before ``end_ns`` (the last check that saw one). The ``event="start"`` record
+    may itself be lost to a full disk; the end record says everything again.
+    """
+
+    def __init__(self, venue: str, shard: int, runlog: NdjsonLog) -> None:
+        self.venue = venue
+        self.shard = shard
+        self.runlog = runlog
+        self.episodes = 0
+        self._seen_dropped = 0
+        self._seen_durable = 0
+        self._last_check_ns = time.time_ns()
+        self._open: dict[str, Any] | None = None
+
+    def check(self, st: WriterStats, now_ns: int) -> None:
+        """Compare the shard's counters with the last check's."""
+        dropped, durable = st.dropped_frames, st.durable_frames
+        ep = self._open
+        if dropped > self._seen_dropped:
+            if ep is None:
+                ep = self._open = {
+                    "start_ns": self._last_check_ns,
+                    "dropped_before": self._seen_dropped,
+                }
+                self.episodes += 1
+                log.warning(
+                    "%s: capture is dropping frames (shard %d): %s",
+                    self.venue,
+                    self.shard,
+                    st.last_error or "writer cannot keep up",
+                )
+                self.runlog.write(
+                    "capture_drops",
+                    event="start",
+                    shard=self.shard,
+                    venue=self.venue,
+                    start_ns=ep["start_ns"],
+                    error=st.last_error,
+                )
+            ep["end_ns"] = now_ns
+            ep["frames"] = dropped - ep["dropped_before"]
+            ep["error"] = st.last_error
+        elif ep is not None and durable > self._seen_durable:
+            self.end(now_ns)
+        self._seen_dropped, self._seen_durable = dropped, durable
+        self._last_check_ns = now_ns
+
+    def end(self, now_ns: int, *, at_stop: bool = False) -> None:
+        """Close the open episode, if any: log it and write its run log record."""
+        ep, self._open = self._open, None
+        if ep is None:
+            return
+        start_ns, end_ns, frames = ep["start_ns"], ep["end_ns"], ep["frames"]
+        log.info(
+            "%s: capture %s dropping frames (shard %d): %d frames lost since %s",
+            self.venue,
+            "still" if at_stop else "stopped",
+            self.shard,
+            frames,
+            iso_utc(start_ns // 1_000_000),
+        )
+        self.runlog.write(
+            "capture_drops",
+            event="end",
+            shard=self.shard,
+            venue=self.venue,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            start_utc=iso_utc(start_ns // 1_000_000),
+            end_utc=iso_utc(end_ns // 1_000_000),
+            frames=frames,
+            open_at_stop=at_stop,
+            error=ep["error"],
+            checked_ns=now_ns,
+        )
 
 
 # Fields the run log record sets itself; a detail field of the same name is renamed.

@@ -35,7 +35,12 @@ _HEARTBEAT_S = 1.0
 
 
 class CollectSummary(msgspec.Struct):
-    """What a collector run did, for the final line and for tests."""
+    """What a collector run did, for the final line and for tests.
+
+    ``rows_written`` and ``trades_written`` count rows durably written to Parquet (snapshot
+    rows and trade rows), exactly as the writer's status line does; ``rows_dropped`` counts
+    rows of either table that never reached a file (queue full, or the disk refused them).
+    """
 
     duration_s: float
     rows_accepted: int
@@ -49,6 +54,10 @@ class CollectSummary(msgspec.Struct):
     fatal: str | None = None
     event_loop: str = "asyncio"
     """Which event loop ran it: ``uvloop`` or ``asyncio``."""
+    writer_errors: int = 0
+    """Failed Parquet writes (each retried; rows still unwritten at the end are dropped)."""
+    capture_dropped_frames: int = 0
+    """Raw frames that never reached the capture (full disk, full queue)."""
 
 
 class Collector:
@@ -199,12 +208,16 @@ class Collector:
                 f"{name}: connected={st['connected']} subs={st['subs']} (hot {st['hot']}, "
                 f"warm {st['warm']}) universe={st['universe']} snapshots/s={rate:.1f} "
                 f"frames={st.get('frames', 0)} http={st.get('http_bodies', 0)} "
+                f"http_errors={_by_status(st['http_errors'])} "
                 f"bad={st.get('norm_bad', 0)} "
-                f"unknown={st.get('norm_unknown', 0)}"
+                f"unknown={st.get('norm_unknown', 0)} "
+                f"apply_errors={st.get('apply_errors', 0)}"
+                + (f" capture_dropped={self.run.dropped_frames(name)}" if self.run else "")
             )
         ws = self.sink.stats()
         lines.append(
-            f"writer: rows_written={ws['rows_written']} files={ws['files_written']} "
+            f"writer: rows_written={ws['snapshot_rows_written']} "
+            f"trades_written={ws['trade_rows_written']} files={ws['files_written']} "
             f"flushes={ws['flushes']} queue={ws['queue_size']} dropped={ws['dropped_rows']} "
             f"errors={ws['errors']} loop_lag_max={self.lag.max_ms:.1f}ms"
         )
@@ -226,7 +239,16 @@ class Collector:
             run_dir=str(self.run.path) if self.run else None,
             fatal=self.fatal,
             event_loop=loop_name(asyncio.get_running_loop()),
+            writer_errors=int(ws["errors"]),
+            capture_dropped_frames=(
+                sum(self.run.dropped_frames(n) for n in self.venues) if self.run else 0
+            ),
         )
+
+
+def _by_status(counts: Mapping[int, int]) -> str:
+    """Return HTTP error counts as ``429:3,503:1`` (``0`` when there were none)."""
+    return ",".join(f"{status}:{n}" for status, n in counts.items()) or "0"
 
 
 def _first_leaf(exc: BaseException) -> BaseException:

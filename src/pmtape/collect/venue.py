@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from pmtape.core.clock import mono_s, now_ms
 from pmtape.core.errors import VenueError
 from pmtape.core.events import BookSnapshot
 from pmtape.core.instrument import Instrument
+from pmtape.net.http import error_answer
 from pmtape.schedule.active import ActiveSetReader
 from pmtape.schedule.churn import SubscriptionPlanner
 from pmtape.schedule.scheduler import Scheduler
@@ -75,6 +77,7 @@ class VenueCollector:
         self.instruments: dict[str, Instrument] = {}  # the universe, by instrument key
         self.tier: dict[str, str] = {}  # subscribed instrument key -> tier
         self.counters = self.state.counters
+        self.http_errors: Counter[int] = Counter()  # HTTP error answers by status
         self.hot_source: str | None = None
         # Where lifecycle records go (the run log when capturing): kind, fields.
         self.event_log: Callable[[str, dict[str, Any]], None] | None = None
@@ -100,9 +103,15 @@ class VenueCollector:
         self.state.apply_frame(payload, ts_recv_ns // 1_000_000)
 
     def on_http(self, stream: str, payload: bytes, ts_recv_ns: int, meta: HttpMeta) -> None:
-        """Record one HTTP body (REST polling), then apply it like a frame."""
+        """Record one HTTP body (REST polling), then apply it like a frame.
+
+        An error answer (status not 2xx) is recorded and counted by status, never applied.
+        """
         if self.recorder is not None:
             self.recorder.http(stream, payload, ts_recv_ns, meta)
+        if not 200 <= meta.status < 300:
+            self.http_errors[meta.status] += 1
+            return
         self.counters["http_bodies"] += 1
         self.state.apply_frame(payload, ts_recv_ns // 1_000_000)
 
@@ -115,6 +124,9 @@ class VenueCollector:
             if self.event_log is not None:
                 self.event_log("session", {"stream": stream, "event": kind, "detail": detail})
             if kind == "error":  # sessions back off between attempts, so this stays rare
+                status = detail.get("http_status")
+                if isinstance(status, int):  # a WebSocket upgrade refused with an HTTP status
+                    self.http_errors[status] += 1
                 log.warning(
                     "%s %s: %s error: %s",
                     self.name,
@@ -288,6 +300,9 @@ class VenueCollector:
                 await self.audit_once(normalizer)
             except VenueError as exc:
                 self.counters["audit_errors"] += 1
+                answer = error_answer(exc)
+                if answer is not None:
+                    self.on_http(AUDIT_STREAM, answer.body, answer.ts_recv_ns, answer.meta)
                 log.warning("%s: REST audit failed: %s", self.name, exc)
 
     async def audit_once(self, normalizer: Normalizer) -> tuple[int, int]:
@@ -330,6 +345,7 @@ class VenueCollector:
         }
         out.update(self.counters)
         out.update({f"norm_{k}": v for k, v in self.state.normalizer.stats.items()})
+        out["http_errors"] = dict(sorted(self.http_errors.items()))
         return out
 
 
