@@ -7,8 +7,11 @@ Per venue and cycle it writes
   appended (the discovery-cadence log);
 * ``state/venue=V/active_instruments.snapshot.json`` — the atomic active set the collector reads.
 
-A venue whose discover fails is logged and retried next cycle; the others carry on, and the
-last good snapshot stays in place for the collector.
+Venue-wide trouble (a 429, a 5xx, a timeout) is retried within the cycle, a few times, after
+the venue's own wait: its ``Retry-After`` (the venue cooldown, which every client of the venue
+honours, already holds it) or else a jittered backoff, never longer than
+``RETRY_MAX_WAIT_S`` a time. A venue whose discover still fails is logged and retried next
+cycle; the others carry on, and the last good snapshot stays in place for the collector.
 """
 
 from __future__ import annotations
@@ -22,14 +25,21 @@ from pathlib import Path
 import msgspec
 
 from pmtape.core.clock import mono_s, now_ms
-from pmtape.core.errors import PmtapeError
+from pmtape.core.errors import PmtapeError, VenueError, VenueRateLimited
 from pmtape.discovery.paths import markets_log_path, universe_path
+from pmtape.net.backoff import Backoff
+from pmtape.net.http import classify
 from pmtape.schedule.active import active_snapshot_path, write_active_snapshot
 from pmtape.store.atomic import atomic_write_bytes
 from pmtape.venues.base import DiscoveryResult, VenueAdapter
 
 log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
+
+RETRY_ATTEMPTS = 4
+"""Tries of one venue's discover within a cycle when the venue answers 429/5xx or times out."""
+RETRY_MAX_WAIT_S = 60.0
+"""The longest wait before a retry; a venue asking for more fails the cycle instead."""
 
 
 class DiscoverySummary(msgspec.Struct):
@@ -59,11 +69,47 @@ def publish(data_dir: Path, venue: str, result: DiscoveryResult, ts_ms: int) -> 
     return snap, uni
 
 
+async def discover_with_retry(
+    adapter: VenueAdapter, ts_ms: int, *, attempts: int = RETRY_ATTEMPTS
+) -> DiscoveryResult:
+    """Return ``adapter.discover(ts_ms)``, retrying venue-wide trouble after the venue's wait."""
+    backoff = Backoff(0.5, RETRY_MAX_WAIT_S, reset_after_s=0.0)
+    for attempt in range(1, attempts):
+        try:
+            return await adapter.discover(ts_ms)
+        except VenueError as exc:
+            wait = _retry_wait(exc, backoff)
+            if wait is None:
+                raise
+            log.warning(
+                "discovery of %s: %s; retrying in %.1fs (attempt %d of %d)",
+                adapter.name,
+                exc,
+                wait,
+                attempt + 1,
+                attempts,
+            )
+            await asyncio.sleep(wait)
+    return await adapter.discover(ts_ms)
+
+
+def _retry_wait(exc: VenueError, backoff: Backoff) -> float | None:
+    """Return how long to wait before retrying after ``exc``, or None: do not retry."""
+    if classify(exc) != "retry":
+        return None
+    if isinstance(exc, VenueRateLimited) and exc.retry_after_s is not None:
+        wait = exc.retry_after_s  # Retry-After, or the venue's own cooldown backoff
+        backoff.next_delay()  # a 5xx after this one still waits longer than the first
+    else:
+        wait = backoff.next_delay()
+    return wait if wait <= RETRY_MAX_WAIT_S else None
+
+
 async def discover_venue(data_dir: Path, adapter: VenueAdapter) -> DiscoverySummary:
     """Run one discovery cycle for one venue and publish it (file writes off the loop)."""
     started = time.perf_counter()
     ts = now_ms()
-    result = await adapter.discover(ts)
+    result = await discover_with_retry(adapter, ts)
     snap, uni = await asyncio.to_thread(publish, data_dir, adapter.name, result, ts)
     return DiscoverySummary(
         venue=adapter.name,

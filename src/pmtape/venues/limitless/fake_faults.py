@@ -26,6 +26,8 @@ class LimitlessFakeFaults:
     http_error_prob: float = 0.0
     """Chance that a REST request is answered with one of ``http_error_statuses``."""
     http_error_statuses: tuple[int, ...] = (429, 503)
+    http_error_next: int = 0
+    """Answer the next N REST requests with the first of ``http_error_statuses`` (counts down)."""
     retry_after_s: float | None = 1.0
     """``Retry-After`` sent with a 429 (None: no header, as the venue may do)."""
     slow_ms: float = 0.0

@@ -64,8 +64,14 @@ class FakeLimitlessRest:
             return _json({"message": "Forbidden"}, 403)
         if faults.slow_ms > 0:
             await asyncio.sleep(faults.slow_ms / 1000)
-        if faults.http_error_prob and fake.rng.random() < faults.http_error_prob:
+        if faults.http_error_next > 0:
+            faults.http_error_next -= 1
+            status = faults.http_error_statuses[0]
+        elif faults.http_error_prob and fake.rng.random() < faults.http_error_prob:
             status = fake.rng.choice(faults.http_error_statuses)
+        else:
+            status = 0
+        if status:
             fake.stats[f"http_error_{status}"] += 1
             headers = {_RATE_REMAINING: "0"}
             if status == 429 and faults.retry_after_s is not None:
