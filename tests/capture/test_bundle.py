@@ -61,8 +61,11 @@ def test_write_fatal_produces_the_three_files(tmp_path: Path) -> None:
 
 
 def test_open_refuses_a_directory_that_is_not_a_bundle(tmp_path: Path) -> None:
-    with pytest.raises(CaptureCorrupt, match="not a run bundle"):
+    # Like a missing run, a usage error: the user named the wrong thing; nothing is damaged.
+    with pytest.raises(UsageError, match="not a run bundle"):
         RunBundle.open(tmp_path)
+    with pytest.raises(UsageError, match="not a run bundle"):
+        resolve_run_dir(tmp_path, tmp_path)
 
 
 def test_open_refuses_a_half_written_manifest(tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ runner = CliRunner()
 def _one_clear_line(result: Result, code: int, needle: str) -> None:
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
+    # config loading may warn (unknown PMTAPE_* variables); the error is one line
+    lines = [x for x in result.stderr.strip().splitlines() if "pmtape: warning" not in x]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("pmtape: error: ")
     assert needle in lines[0]
@@ -51,9 +52,17 @@ def test_verify_names_the_bad_block_and_exits_1(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_not_a_bundle_dir(tmp_path: Path) -> None:
-    result = runner.invoke(capture_app, ["verify", str(tmp_path)])
-    _one_clear_line(result, 1, "is not a run bundle (no manifest.json)")
+@pytest.mark.parametrize("verb", ["verify", "inspect", "audit", "latency-report", "gate"])
+def test_a_missing_run_and_a_folder_that_is_not_a_bundle_are_both_usage_errors(
+    tmp_path: Path, verb: str
+) -> None:
+    (tmp_path / "captures" / "stray").mkdir(parents=True)
+    not_a_bundle = runner.invoke(capture_app, [verb, str(tmp_path)])
+    _one_clear_line(not_a_bundle, 2, "is not a run bundle (no manifest.json)")
+    by_id = runner.invoke(capture_app, [verb, "stray", "-d", str(tmp_path)])
+    _one_clear_line(by_id, 2, "is not a run bundle (no manifest.json)")
+    missing = runner.invoke(capture_app, [verb, "nope", "-d", str(tmp_path)])
+    _one_clear_line(missing, 2, "no run bundle 'nope'")
 
 
 def test_half_written_manifest(tmp_path: Path) -> None:
@@ -68,7 +77,9 @@ def test_random_bytes_frames_file(tmp_path: Path) -> None:
     run = make_run(tmp_path, shards=1)
     (run / "capture" / "shard_00.frames").write_bytes(os.urandom(5000))
     result = runner.invoke(capture_app, ["inspect", str(run)])
-    _one_clear_line(result, 1, "not a pmtape capture file (bad magic")
+    assert result.exit_code == 1, result.output  # skipped and named, not a traceback
+    assert "skipped: " in result.stdout
+    assert "not a pmtape capture file (bad magic" in result.stdout
     verify = runner.invoke(capture_app, ["verify", str(run)])
     assert verify.exit_code == 1
     assert "not a pmtape capture file" in verify.stdout
@@ -155,3 +166,31 @@ def test_inspect_prints_odd_stream_ids_verbatim(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "ws_binary [/bold]x 2 B" in result.stdout
     assert "(base64) /wA=" in result.stdout
+
+
+def test_run_ids_are_looked_up_under_data_dir_from_config_env_then_flag(tmp_path: Path) -> None:
+    for name in ("file", "env", "flag"):
+        make_run(tmp_path / name, run_id=f"in-{name}")
+    cfg = tmp_path / "pmtape.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "file"}"\n')
+    env = {"PMTAPE_DATA_DIR": str(tmp_path / "env")}
+
+    def verify(run_id: str, *args: str, env: dict[str, str] | None = None) -> int:
+        return runner.invoke(capture_app, ["verify", run_id, *args], env=env).exit_code
+
+    assert verify("in-file", "--config", str(cfg)) == 0
+    assert verify("in-env", "--config", str(cfg), env=env) == 0  # env beats the file
+    assert verify("in-file", "--config", str(cfg), env=env) == 2
+    flag = ["--config", str(cfg), "--data-dir", str(tmp_path / "flag")]
+    assert verify("in-flag", *flag, env=env) == 0  # the flag beats both
+    assert verify("in-env", *flag, env=env) == 2
+    for verb in ("inspect", "audit", "gate"):
+        result = runner.invoke(capture_app, [verb, "in-env"], env=env)
+        assert result.exit_code == 0, (verb, result.output)
+
+
+def test_a_bad_config_file_is_a_config_error(tmp_path: Path) -> None:
+    make_run(tmp_path)
+    result = runner.invoke(capture_app, ["verify", "run1", "--config", str(tmp_path / "no.toml")])
+    assert result.exit_code == 2
+    assert "pmtape: config error: " in result.stderr

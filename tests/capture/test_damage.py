@@ -94,19 +94,41 @@ def test_bad_frame_inside_a_valid_block_is_named_by_frame(run: Path) -> None:
 
 
 @pytest.mark.parametrize("cut", ["mid_body", "mid_header", "one_byte"])
-def test_truncated_tail_keeps_every_complete_frame(run: Path, cut: str) -> None:
-    entries = idx_entries(_idx(run))
-    last = entries[-1]
+def test_a_crash_torn_tail_keeps_every_complete_frame_and_is_named(
+    tmp_path: Path, cut: str
+) -> None:
+    # What a kill during the block's write leaves: part of it, and no idx entry (the writer
+    # adds the entry only after the whole block is written).
+    run = make_run(tmp_path, shards=1, frames=600, finish=False)
+    last = idx_entries(_idx(run))[-1]
     size = {"mid_body": last.offset + HDR + last.comp_len // 2, "mid_header": last.offset + 30}
     os.truncate(_frames(run), size.get(cut, last.offset + 1))
+    os.truncate(_idx(run), _idx(run).stat().st_size - 64)
 
     got = list(CaptureReader(run).frames())
 
     assert [f.index for f in got] == list(range(last.first_frame))
     assert got[-1].payload == payload(last.first_frame - 1)
     res = verify_bundle(run)
-    assert res.ok, res.errors  # a torn tail is a crash artefact, not corruption
+    assert res.ok, res.errors  # a crash's torn tail, no frame recorded as written lost
     assert res.totals["torn_tail_bytes"] > 0
+    assert res.notes == [
+        f"shard 00 shard_00.frames: torn tail: {res.totals['torn_tail_bytes']} bytes at offset "
+        f"{last.offset}: the block being written when the run crashed (skipped)"
+    ]
+
+
+def test_a_torn_tail_still_in_the_idx_is_lost_durable_frames(run: Path) -> None:
+    last = idx_entries(_idx(run))[-1]
+    os.truncate(_frames(run), last.offset + HDR + last.comp_len // 2)
+
+    res = verify_bundle(run)
+
+    assert not res.ok
+    frames = f"frames {last.first_frame}-{last.first_frame + last.n_frames - 1}"
+    assert any(f"{frames} missing: the idx points past the end" in e for e in res.errors)
+    with pytest.raises(CaptureCorrupt, match="the idx points past the end"):
+        list(CaptureReader(run).frames())
 
 
 def test_reopening_writer_truncates_torn_tail_and_continues(run: Path) -> None:

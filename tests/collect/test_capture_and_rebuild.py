@@ -26,6 +26,7 @@ from pmtape.collect.rebuild import rebuild
 from pmtape.config import Config
 from pmtape.discovery.service import discover_once
 from pmtape.store.files import read_table
+from tests.capture.util import idx_entries
 from tests.conftest import fast_config, fast_flags
 from tests.helpers import eventually_sync
 
@@ -134,3 +135,29 @@ def test_rebuild_bad_input_is_one_clear_line(tmp_path: Path, setup, message: str
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_rebuild_skips_a_lost_block_names_it_and_exits_1_unless_allowed(tmp_path: Path) -> None:
+    cfg = fast_config(tmp_path / "data")
+    summary = _run(cfg, 2.0)
+    assert summary.run_dir is not None
+    run_dir = Path(summary.run_dir)
+    written = json.loads((run_dir / "manifest.json").read_text())["capture_at_stop"]["0"]
+    assert written["frames"] == len(list(CaptureReader(run_dir).frames())) > 0
+    frames = run_dir / "capture" / "shard_00.frames"
+    entries = idx_entries(run_dir / "capture" / "shard_00.idx")
+    assert len(entries) >= 2
+    e = entries[len(entries) // 2]
+    data = frames.read_bytes()
+    frames.write_bytes(data[: e.offset] + data[e.offset + 64 + e.comp_len :])
+    lost = f"frames {e.first_frame}-{e.first_frame + e.n_frames - 1}"
+
+    args = ["rebuild", str(run_dir), "--data-dir", str(cfg.data_dir)]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "r1")])
+    assert result.exit_code == 1, result.output
+    assert "skipped: " in result.stdout
+    assert lost in result.stdout
+    assert read_table(tmp_path / "r1", "snapshots").num_rows > 0  # it kept going
+    allowed = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "r2"), "--allow-damage"])
+    assert allowed.exit_code == 0, allowed.output
+    assert lost in allowed.stdout

@@ -25,6 +25,7 @@ MANIFEST = "manifest.json"
 RUNLOG = "runlog.ndjson"
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _LEN = struct.Struct("<I")
+_STOP_COUNTS = ("frames", "blocks", "dropped_frames", "write_errors")
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -103,6 +104,12 @@ class ShardedCapture:
         """Return each shard's most recent payloads, for ``RunBundle.write_fatal``."""
         return {s: w.recent_payloads() for s, w in self.writers.items()}
 
+    def metrics_record(self, shard: int) -> dict[str, Any]:
+        """Return a shard's metrics fields, with the frames written so far (durable)."""
+        writer = self.writers[shard]
+        durable = writer.stats().durable_frames  # read first: a lower bound when the line lands
+        return {**writer.metrics_record(), "capture_durable_frames": durable}
+
 
 class RunBundle:
     """A capture run directory; create it at start, ``finish()`` it at stop."""
@@ -113,6 +120,7 @@ class RunBundle:
         self.run_id: str = manifest["run_id"]
         self._runlog: NdjsonLog | None = None
         self._metrics: dict[int | None, NdjsonLog] = {}
+        self._captures: list[ShardedCapture] = []
 
     @classmethod
     def create(cls, root: Path, run_id: str, manifest: Mapping[str, Any]) -> RunBundle:
@@ -153,7 +161,7 @@ class RunBundle:
         if not path.exists():
             raise UsageError(f"no run bundle at {path}")
         if not path.is_dir():
-            raise CaptureCorrupt(f"{path} is not a run bundle (not a directory)")
+            raise UsageError(f"{path} is not a run bundle (not a directory)")
         return cls(path, read_manifest(path))
 
     @property
@@ -181,7 +189,9 @@ class RunBundle:
         self, shards: Iterable[int], options: WriterOptions | None = None
     ) -> ShardedCapture:
         """Open one writer per shard under this bundle's capture/ directory."""
-        return ShardedCapture(self.capture_dir, shards, options)
+        capture = ShardedCapture(self.capture_dir, shards, options)
+        self._captures.append(capture)
+        return capture
 
     def write_fatal(
         self,
@@ -202,14 +212,34 @@ class RunBundle:
         self.runlog.write("lifecycle", event="fatal", reason=reason)
 
     def finish(self, stop_reason: str = "normal") -> None:
-        """Record the stop in the runlog and manifest, and close the appenders."""
-        self.runlog.write("lifecycle", event="stop", reason=stop_reason)
+        """Close the captures, record the stop and the frames written in runlog and manifest."""
+        counts = self._close_captures()
+        frames = None if counts is None else {s: c["frames"] for s, c in counts.items()}
+        self.runlog.write("lifecycle", event="stop", reason=stop_reason, frames_by_shard=frames)
         now = time.time_ns()
         self.manifest.update(
-            stopped_wall_ns=now, stopped_utc=iso_utc(now // 1_000_000), stop_reason=stop_reason
+            stopped_wall_ns=now,
+            stopped_utc=iso_utc(now // 1_000_000),
+            stop_reason=stop_reason,
+            capture_at_stop=counts,
         )
         atomic_write_json(self.path / MANIFEST, self.manifest)
         self.close()
+
+    def _close_captures(self) -> dict[str, dict[str, int]] | None:
+        """Close every capture opened here; return each shard's written frames and blocks."""
+        if not self._captures:
+            return None  # frames written by writers this bundle never saw: nothing to record
+        counts: dict[str, dict[str, int]] = {}
+        for capture in self._captures:
+            capture.close()
+            for shard, st in capture.stats().items():
+                c = counts.setdefault(str(shard), dict.fromkeys(_STOP_COUNTS, 0))
+                c["frames"] += st.durable_frames
+                c["blocks"] += st.blocks
+                c["dropped_frames"] += st.dropped_frames
+                c["write_errors"] += st.write_errors
+        return counts
 
     def __enter__(self) -> RunBundle:
         return self
@@ -227,10 +257,14 @@ class RunBundle:
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    """Read and validate ``path/manifest.json``."""
+    """Read and validate ``path/manifest.json``.
+
+    No manifest at all is a usage error (the path is not a run bundle, like a missing run);
+    a manifest that does not parse or validate is a damaged bundle (CaptureCorrupt).
+    """
     mpath = path / MANIFEST
     if not mpath.is_file():
-        raise CaptureCorrupt(f"{path} is not a run bundle (no {MANIFEST})")
+        raise UsageError(f"{path} is not a run bundle (no {MANIFEST})")
     try:
         doc = json.loads(mpath.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:
@@ -256,17 +290,29 @@ def read_last_frames(path: Path) -> list[bytes]:
 
 
 def resolve_run_dir(run: str | Path, data_dir: Path) -> Path:
-    """Resolve a bundle path, or a run id looked up under ``data_dir/captures``."""
+    """Resolve a bundle path, or a run id looked up under ``data_dir/captures``.
+
+    A run that does not exist and a path that is not a run bundle are both a UsageError
+    (exit 2); a bundle whose manifest is damaged is CaptureCorrupt when it is opened.
+    """
     path = Path(run)
     if path.exists():
-        return path
+        return _is_bundle(path)
     text = str(run)
     if "/" not in text and os.sep not in text:
         candidate = Path(data_dir) / "captures" / text
         if candidate.exists():
-            return candidate
+            return _is_bundle(candidate)
         raise UsageError(f"no run bundle {text!r} (not a path, and no {candidate})")
     raise UsageError(f"no run bundle at {path}")
+
+
+def _is_bundle(path: Path) -> Path:
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a run bundle (not a directory)")
+    if not (path / MANIFEST).is_file():
+        raise UsageError(f"{path} is not a run bundle (no {MANIFEST})")
+    return path
 
 
 def _check_run_id(run_id: str) -> str:

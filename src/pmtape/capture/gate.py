@@ -98,9 +98,13 @@ def _lag_reasons(lag: dict[str, Any], lim: GateThresholds) -> list[str]:
 def _verify_reasons(totals: dict[str, int], first_error: str | None) -> list[str]:
     if totals["crc_mismatch"]:
         return [f"{totals['crc_mismatch']} checksum mismatches (first: {first_error})"]
-    if totals["errors"]:
-        return [f"capture does not verify: {first_error}"]
-    return []
+    if not totals["errors"]:
+        return []
+    lost = ""
+    if totals["missing_frames"] or totals["missing_blocks"]:
+        lost = f" ({totals['missing_frames']} frames in {totals['missing_blocks']} blocks missing)"
+    more = f" (and {totals['errors'] - 1} more)" if totals["errors"] > 1 else ""
+    return [f"capture does not verify{lost}: {first_error}{more}"]
 
 
 def _fatal_reason(run_dir: Path) -> str | None:

@@ -18,6 +18,7 @@ from pmtape.capture.format import (
     list_segments,
     unpack_block_header,
 )
+from pmtape.capture.losses import Found
 from pmtape.capture.scan import (
     HDR,
     Block,
@@ -26,6 +27,8 @@ from pmtape.capture.scan import (
     Damage,
     Tail,
     damage_span,
+    describe_blocks,
+    entries_in,
     iter_blocks,
     mapped,
     read_frames_header,
@@ -74,6 +77,10 @@ class DamageNote:
     reason: str
     frames: tuple[int, int] | None
 
+    def __str__(self) -> str:
+        where = f"frames {self.frames[0]}-{self.frames[1]}" if self.frames else "frames unknown"
+        return f"{self.file}: {self.reason} at offset {self.offset} ({where})"
+
 
 def find_capture_dir(path: Path) -> Path:
     """Return the directory holding shard files: ``path/capture`` or ``path`` itself."""
@@ -93,6 +100,7 @@ class CaptureReader:
         self.strict = strict
         self.damage: list[DamageNote] = []
         self.torn_tail_bytes = 0
+        self.found: dict[int, Found] = {s: Found(files=True) for s in self.segments}
 
     @property
     def shards(self) -> list[int]:
@@ -117,6 +125,7 @@ class CaptureReader:
 
     def _segment_frames(self, seg: SegmentPaths, flt: FrameFilter | None) -> Iterator[Frame]:
         decoder = BlockDecoder()
+        entries = read_idx(seg.idx).entries
         with mapped(seg.frames) as buf:
             try:
                 head = read_frames_header(buf, seg.frames.name)
@@ -125,15 +134,44 @@ class CaptureReader:
                 return
             if head is None:
                 self.torn_tail_bytes += len(buf)
+                self._missing_after(seg, entries, 0, 0)
                 return
-            for item in iter_blocks(buf, _seek(buf, seg, flt)):
+            start = _seek(buf, seg, flt)
+            expected: int | None = head.first_frame if start == FILE_HEADER.size else None
+            valid_end = len(buf)
+            for item in iter_blocks(buf, start):
                 if isinstance(item, Block):
+                    h = item.header
+                    if expected is not None and h.first_frame > expected:
+                        self._missing(seg, entries, item.offset, expected, h.first_frame - 1)
+                    expected = h.first_frame + h.n_frames
                     yield from self._block_frames(seg, item, decoder, flt)
                 elif isinstance(item, Damage):
-                    span = damage_span(item, read_idx(seg.idx).entries)
+                    span = damage_span(item, entries)
+                    expected = None if span is None else span[1] + 1
                     self._note(seg, item.offset, item.reason, span)
                 elif isinstance(item, Tail):
                     self.torn_tail_bytes += item.nbytes
+                    valid_end = item.offset
+            if expected is not None:
+                self._missing_after(seg, entries, expected, valid_end)
+
+    def _missing(
+        self, seg: SegmentPaths, entries: list[IdxEntry], offset: int, first: int, last: int
+    ) -> None:
+        gap = entries_in(entries, first, last)
+        what = describe_blocks(gap) if gap else "no idx entry describes them"
+        self._note(seg, offset, f"frames missing before this block ({what})", (first, last))
+
+    def _missing_after(
+        self, seg: SegmentPaths, entries: list[IdxEntry], expected: int, valid_end: int
+    ) -> None:
+        """Note blocks the idx says were written past the last one found (never a crash's)."""
+        lost = [(i, e) for i, e in enumerate(entries) if e.first_frame >= expected]
+        if lost:
+            last = lost[-1][1].first_frame + lost[-1][1].n_frames - 1
+            what = f"{describe_blocks(lost)} missing: the idx points past the end"
+            self._note(seg, valid_end, what, (lost[0][1].first_frame, last))
 
     def _block_frames(
         self, seg: SegmentPaths, block: Block, decoder: BlockDecoder, flt: FrameFilter | None
@@ -148,6 +186,10 @@ class CaptureReader:
                 seg, block.offset, f"frame {exc.frame}: {exc.reason}", (exc.frame, exc.frame)
             )
             return
+        found = self.found[seg.shard]
+        found.frames += h.n_frames
+        found.blocks += 1
+        found.next_frame = h.first_frame + h.n_frames
         if flt is None:
             yield from frames
         else:

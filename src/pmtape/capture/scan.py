@@ -201,3 +201,21 @@ def read_idx(path: Path) -> IdxRead:
             return IdxRead(entries, True, bad_entry=i)
         entries.append(entry)
     return IdxRead(entries, True, torn_bytes=len(body) - whole * IDX_ENTRY.size)
+
+
+def describe_blocks(numbered: list[tuple[int, IdxEntry]]) -> str:
+    """Name idx-described blocks (block number, entry): numbers, byte range and frames."""
+    (i0, e0), (i1, e1) = numbered[0], numbered[-1]
+    blocks = f"block {i0}" if i0 == i1 else f"{len(numbered)} blocks ({i0}-{i1})"
+    last_byte = e1.offset + HDR + e1.comp_len - 1
+    frames = f"{e0.first_frame}-{e1.first_frame + e1.n_frames - 1}"
+    return f"{blocks}, bytes {e0.offset}-{last_byte}, frames {frames}"
+
+
+def entries_in(entries: list[IdxEntry], first: int, last: int) -> list[tuple[int, IdxEntry]]:
+    """Return the numbered idx entries whose blocks hold frames ``first``..``last``."""
+    return [
+        (i, e)
+        for i, e in enumerate(entries)
+        if e.first_frame <= last and e.first_frame + e.n_frames - 1 >= first
+    ]

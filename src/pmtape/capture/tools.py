@@ -14,10 +14,10 @@ from typing import Any
 
 from pmtape.capture.bundle import RUNLOG, RunBundle
 from pmtape.capture.format import Frame, FrameKind
+from pmtape.capture.losses import missing_files, recorded_counts, shortfalls
 from pmtape.capture.options import WriterOptions
 from pmtape.capture.reader import CaptureReader, FrameFilter
 from pmtape.capture.reports import read_ndjson
-from pmtape.capture.writer import CaptureWriter
 from pmtape.core.clock import iso_utc
 from pmtape.core.errors import UsageError
 
@@ -105,6 +105,7 @@ class InspectResult:
     shown: int
     truncated: bool
     frames: list[dict[str, Any]]
+    damage: list[str]
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -114,9 +115,14 @@ class InspectResult:
 def inspect_bundle(
     run_dir: Path, flt: FrameFilter | None = None, shards: list[int] | None = None, limit: int = 20
 ) -> InspectResult:
-    """Return up to ``limit`` frames matching ``flt``, merged across shards in replay order."""
-    RunBundle.open(run_dir)
-    reader = CaptureReader(run_dir)
+    """Return up to ``limit`` frames matching ``flt``, merged across shards in replay order.
+
+    Damaged or missing blocks met on the way are skipped and named in ``damage``, as are
+    shards recorded as written whose files are gone (and, when every frame was read,
+    frames recorded as written but not found).
+    """
+    bundle = RunBundle.open(run_dir)
+    reader = CaptureReader(run_dir, strict=False)
     frames: list[dict[str, Any]] = []
     truncated = False
     for frame in reader.frames(flt, shards):
@@ -124,7 +130,15 @@ def inspect_bundle(
             truncated = True
             break
         frames.append(frame_view(frame))
-    return InspectResult(str(run_dir), reader.shards, len(frames), truncated, frames)
+    recorded = recorded_counts(bundle)
+    if shards is not None:
+        recorded = {s: r for s, r in recorded.items() if s in shards}
+    read_all = not truncated and (flt is None or flt == FrameFilter())
+    lost = (
+        shortfalls(recorded, reader.found) if read_all else missing_files(recorded, reader.shards)
+    )
+    damage = [str(d) for d in reader.damage] + lost
+    return InspectResult(str(run_dir), reader.shards, len(frames), truncated, frames, damage)
 
 
 @dataclass(slots=True)
@@ -176,10 +190,11 @@ def slice_bundle(src_dir: Path, dest_dir: Path, flt: FrameFilter) -> SliceResult
 def _copy_shard(reader: CaptureReader, shard: int, dest: RunBundle, flt: FrameFilter) -> int:
     n = 0
     opts = WriterOptions(threaded=False, flush_interval_s=3600.0)
-    with CaptureWriter(dest.capture_dir, shard, opts) as writer:
-        for f in reader.shard_frames(shard, flt):
-            writer.append(f.kind, f.stream, f.payload, f.rx_wall_ns, f.rx_mono_ns, f.http)
-            n += 1
+    capture = dest.open_capture([shard], opts)  # finish() records what it wrote
+    for f in reader.shard_frames(shard, flt):
+        capture.append(shard, f.kind, f.stream, f.payload, f.rx_wall_ns, f.rx_mono_ns, f.http)
+        n += 1
+    capture.close()
     return n
 
 

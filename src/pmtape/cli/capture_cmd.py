@@ -27,8 +27,9 @@ from pmtape.capture import (
 )
 from pmtape.capture.options import DEFAULT_ZSTD_LEVEL
 from pmtape.capture.reports import render_latency_text
-from pmtape.capture.verify import SegmentCheck
-from pmtape.cli.common import cli_errors
+from pmtape.capture.tools import InspectResult
+from pmtape.capture.verify import SegmentCheck, VerifyResult
+from pmtape.cli.common import ConfigOpt, DataDirOpt, build_config, cli_errors
 
 capture_app = typer.Typer(
     help="Check, inspect, report on and cut capture run bundles (data/captures/RUN_ID).",
@@ -38,9 +39,6 @@ capture_app = typer.Typer(
 
 RunArg = Annotated[
     str, typer.Argument(help="Run bundle directory, or a run id under DATA_DIR/captures.")
-]
-DataDirOpt = Annotated[
-    Path, typer.Option("--data-dir", "-d", help="Where run ids are looked up (DATA_DIR/captures).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 SinceOpt = Annotated[
@@ -56,7 +54,13 @@ KindOpt = Annotated[
         "--kind", help="Only this kind: ws_text, ws_binary, http_response, ... (repeatable)."
     ),
 ]
-DEFAULT_DATA = Path("data")
+_SHOWN = 10
+AllowDamageOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-damage", help="Exit 0 even if damaged or missing blocks were skipped (named)."
+    ),
+]
 
 
 def _out() -> Console:
@@ -68,35 +72,54 @@ def _echo_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def _run_dir(run: str, config: Path | None, data_dir: Path | None) -> Path:
+    """Resolve RUN, looking run ids up under data_dir (default < file < env < --data-dir)."""
+    return resolve_run_dir(run, build_config(config, data_dir, None, None).data_dir)
+
+
 @capture_app.command("verify")
 @cli_errors
 def verify_cmd(
     run: RunArg,
-    data_dir: DataDirOpt = DEFAULT_DATA,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
     json_out: JsonOpt = False,
     summary_only: Annotated[
         bool, typer.Option("--summary-only", help="Only the totals, not every segment.")
     ] = False,
 ) -> None:
-    """Check every block and frame checksum, the idx files and frame numbering; exit 1 if bad."""
-    res = verify_bundle(resolve_run_dir(run, data_dir))
+    """Check checksums, idx, numbering, and that no frame recorded as written is missing.
+
+    Exit 1 on any damage or loss (each named: shard, file, blocks, bytes, frames). A torn
+    tail after a crash is named but does not fail unless frames recorded as written are gone.
+    """
+    res = verify_bundle(_run_dir(run, config, data_dir))
     if json_out:
         _echo_json(res.to_dict(summary_only))
     else:
-        out = _out()
-        if not summary_only and res.segments:
-            out.print(_segments_table(res.segments))
-        t = res.totals
-        out.print(
-            f"{t['shards']} shards, {t['segments']} segments, {t['blocks']} blocks, "
-            f"{t['frames']} frames; crc_mismatch {t['crc_mismatch']}, "
-            f"idx_mismatch {t['idx_mismatch']}, torn tail {t['torn_tail_bytes']} B"
-        )
-        for err in res.errors[:10]:
-            out.print(f"  {err}")
-        out.print("OK" if res.ok else f"FAILED: {res.first_error}")
+        _print_verify(res, summary_only)
     if not res.ok:
         raise typer.Exit(1)
+
+
+def _print_verify(res: VerifyResult, summary_only: bool) -> None:
+    out = _out()
+    if not summary_only and res.segments:
+        out.print(_segments_table(res.segments))
+    t = res.totals
+    out.print(
+        f"{t['shards']} shards, {t['segments']} segments, {t['blocks']} blocks, "
+        f"{t['frames']} frames; missing {t['missing_blocks']} blocks, {t['missing_frames']} "
+        f"frames; crc_mismatch {t['crc_mismatch']}, idx_mismatch {t['idx_mismatch']}, "
+        f"torn tail {t['torn_tail_bytes']} B"
+    )
+    for err in res.errors[:_SHOWN]:
+        out.print(f"  {err}")
+    if len(res.errors) > _SHOWN:
+        out.print(f"  … and {t['errors'] - _SHOWN} more (--json lists up to 100)")
+    for note in res.notes[:_SHOWN]:
+        out.print(f"  note: {note}")
+    out.print("OK" if res.ok else f"FAILED: {res.first_error}")
 
 
 def _segments_table(segments: list[SegmentCheck]) -> Table:
@@ -111,7 +134,8 @@ def _segments_table(segments: list[SegmentCheck]) -> Table:
 @cli_errors
 def inspect_cmd(
     run: RunArg,
-    data_dir: DataDirOpt = DEFAULT_DATA,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
     json_out: JsonOpt = False,
     shard: Annotated[list[int] | None, typer.Option("--shard", help="Only this shard.")] = None,
     stream: StreamOpt = None,
@@ -120,13 +144,24 @@ def inspect_cmd(
     until: UntilOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
     full: Annotated[bool, typer.Option("--full", help="Print whole payloads, indented.")] = False,
+    allow_damage: AllowDamageOpt = False,
 ) -> None:
-    """List frames in replay order, payloads decoded as JSON where they are JSON."""
+    """List frames in replay order, payloads decoded as JSON where they are JSON.
+
+    Damaged or missing blocks met on the way are skipped and named; exit 1 if there were
+    any, unless --allow-damage.
+    """
     flt = make_filter(since, until, stream, kind)
-    res = inspect_bundle(resolve_run_dir(run, data_dir), flt, shard, limit)
+    res = inspect_bundle(_run_dir(run, config, data_dir), flt, shard, limit)
     if json_out:
         _echo_json(res.to_dict())
-        return
+    else:
+        _print_inspect(res, full)
+    if res.damage and not allow_damage:
+        raise typer.Exit(1)
+
+
+def _print_inspect(res: InspectResult, full: bool) -> None:
     out = _out()
     shards = ", ".join(f"{s:02d}" for s in res.shards) or "none"
     out.print(
@@ -138,6 +173,10 @@ def inspect_cmd(
             f"{f['stream']} {f['bytes']} B" + (f" {_http_line(f['http'])}" if f["http"] else "")
         )
         out.print(_payload_text(f, full))
+    for d in res.damage:
+        out.print(f"skipped: {d}")
+    if res.damage:
+        out.print(f"{len(res.damage)} damaged or missing ranges skipped")
 
 
 def _http_line(http: dict[str, Any]) -> str:
@@ -161,12 +200,13 @@ def _payload_text(view: dict[str, Any], full: bool) -> str:
 @cli_errors
 def audit_cmd(
     run: RunArg,
-    data_dir: DataDirOpt = DEFAULT_DATA,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
     json_out: JsonOpt = False,
     gap_s: Annotated[float, typer.Option("--gap-s", help="Report heartbeat gaps over this.")] = 2.0,
 ) -> None:
     """Report heartbeat gaps in the runlog over a threshold."""
-    res = audit_runlog(resolve_run_dir(run, data_dir), gap_s)
+    res = audit_runlog(_run_dir(run, config, data_dir), gap_s)
     if json_out:
         _echo_json(res.to_dict())
         return
@@ -185,14 +225,15 @@ def audit_cmd(
 @cli_errors
 def latency_report_cmd(
     run: RunArg,
-    data_dir: DataDirOpt = DEFAULT_DATA,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
     json_out: JsonOpt = False,
     pressure_s: Annotated[
         float, typer.Option("--pressure-s", help="A pressure streak this long fails.")
     ] = 5.0,
 ) -> None:
     """Write latency_report.json and latency_report.txt into the bundle and print it."""
-    report = write_latency_report(resolve_run_dir(run, data_dir), pressure_s)
+    report = write_latency_report(_run_dir(run, config, data_dir), pressure_s)
     if json_out:
         _echo_json(report)
     else:
@@ -206,7 +247,8 @@ def slice_cmd(
     out: Annotated[
         str, typer.Option("--out", "-o", help="New bundle: a path, or a run id beside the source.")
     ],
-    data_dir: DataDirOpt = DEFAULT_DATA,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
     json_out: JsonOpt = False,
     since: SinceOpt = None,
     until: UntilOpt = None,
@@ -214,7 +256,7 @@ def slice_cmd(
     kind: KindOpt = None,
 ) -> None:
     """Cut a time range (and optionally streams/kinds) into a new bundle, then verify it."""
-    src = resolve_run_dir(run, data_dir)
+    src = _run_dir(run, config, data_dir)
     dest = Path(out) if "/" in out else src.parent / out
     res = slice_bundle(src, dest, make_filter(since, until, stream, kind))
     check = verify_bundle(dest)
@@ -260,7 +302,8 @@ def bench_cmd(
 @cli_errors
 def gate_cmd(
     run: RunArg,
-    data_dir: DataDirOpt = DEFAULT_DATA,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
     json_out: JsonOpt = False,
     gap_s: Annotated[float, typer.Option("--gap-s", help="Heartbeat gap limit.")] = 2.0,
     lag_p99_ms: Annotated[float, typer.Option("--lag-p99-ms", help="Loop lag p99 limit.")] = 10.0,
@@ -269,7 +312,7 @@ def gate_cmd(
 ) -> None:
     """Apply the quality gates; print PASS or FAIL with reasons, exit 1 on FAIL."""
     limits = GateThresholds(gap_s, lag_p99_ms, lag_max_ms, pressure_s)
-    res = run_gate(resolve_run_dir(run, data_dir), limits)
+    res = run_gate(_run_dir(run, config, data_dir), limits)
     if json_out:
         _echo_json(res.to_dict())
     else:

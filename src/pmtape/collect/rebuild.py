@@ -9,6 +9,11 @@ pressure are present in the rebuild, and each time bucket is written as one file
 flushes may have split a large bucket into parts).
 
 Deterministic: the same capture always gives byte-identical Parquet files.
+
+Damage does not stop a rebuild: a damaged or missing block is skipped (its frames are
+gone), named in ``RebuildSummary.damage``, and replay carries on with the next block. So are
+frames the run recorded as written that are not on disk. ``pmtape rebuild`` then exits 1
+unless told ``--allow-damage``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import pyarrow as pa
 
 from pmtape.capture.bundle import RunBundle
 from pmtape.capture.format import FrameKind
+from pmtape.capture.losses import recorded_counts, shortfalls
 from pmtape.capture.reader import CaptureReader
 from pmtape.collect.state import VenueBooks
 from pmtape.collect.venue import AUDIT_STREAM
@@ -52,6 +58,7 @@ class RebuildSummary(msgspec.Struct):
     trade_rows: int
     files: int
     bad_frames: int
+    damage: list[str] = []
 
 
 class _Output:
@@ -114,7 +121,8 @@ def rebuild(
     }
     out = _Output(out_dir, config.writer.bucket_minutes * 60_000, config.writer.compression_level)
     frames = 0
-    for frame in CaptureReader(run_dir).frames():
+    reader = CaptureReader(run_dir, strict=False)
+    for frame in reader.frames():
         frames += 1
         venue, _, stream = frame.stream.partition(":")
         state = states.get(venue)
@@ -136,6 +144,7 @@ def rebuild(
         trade_rows=out.rows["trades"],
         files=out.files,
         bad_frames=sum(s.normalizer.stats.get("bad", 0) for s in states.values()),
+        damage=[str(d) for d in reader.damage] + shortfalls(recorded_counts(bundle), reader.found),
     )
 
 
