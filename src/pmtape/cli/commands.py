@@ -25,6 +25,7 @@ from pmtape.cli.common import (
     build_config,
     cli_errors,
     console,
+    err_console,
 )
 from pmtape.cli.mine_view import print_mine_result, report_skipped
 from pmtape.collect.collector import Collector, CollectSummary
@@ -116,7 +117,7 @@ def collect(
     """Collect books live for the active sets that `pmtape discover` publishes.
 
     Writes orderbook_snapshots/ (and trades/) under the data dir. SIGINT/SIGTERM flush
-    everything buffered, then exit 0.
+    everything buffered, then exit 0 (1 if rows could not be written).
     """
     cfg = build_config(config, data_dir, venue, set_)
     summary = collect_run(cfg, duration, capture=capture, run_id=run_id)
@@ -124,7 +125,19 @@ def collect(
         echo_json(summary)
     else:
         print_collect_summary(summary)
-    if summary.fatal:
+    if summary.rows_dropped:
+        why = (
+            f"{summary.writer_errors} Parquet writes failed; the log above says why"
+            if summary.writer_errors
+            else "the writer's queue overflowed"
+        )
+        err_console.print(
+            f"pmtape: error: {summary.rows_dropped} rows could not be written to "
+            f"{cfg.data_dir} ({why})",
+            markup=False,
+            highlight=False,
+        )
+    if summary.fatal or summary.rows_dropped:
         raise typer.Exit(1)
 
 
