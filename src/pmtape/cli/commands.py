@@ -248,9 +248,16 @@ def rebuild_cmd(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an archive already in --out.")
     ] = False,
+    allow_damage: Annotated[
+        bool, typer.Option("--allow-damage", help="Exit 0 even if damaged blocks were skipped.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Rebuild the Parquet archive of a capture run from its raw frames (deterministic)."""
+    """Rebuild the Parquet archive of a capture run from its raw frames (deterministic).
+
+    A damaged or missing block is skipped and named, and the rebuild goes on; it then exits 1
+    unless --allow-damage.
+    """
     cfg = build_config(config, data_dir, None, set_)
     run_dir = resolve_run_dir(run, cfg.data_dir)
     out_dir = out if out is not None else cfg.data_dir / "rebuild" / run_dir.name
@@ -260,12 +267,16 @@ def rebuild_cmd(
         )
     if as_json:
         echo_json(summary)
-        return
-    console.print(
-        f"rebuilt {summary.run_dir}: {summary.frames:,} frames -> {summary.snapshot_rows:,} "
-        f"snapshot rows, {summary.trade_rows:,} trades in {summary.files} files under "
-        f"{summary.out_dir} (bad frames skipped: {summary.bad_frames})"
-    )
+    else:
+        console.print(
+            f"rebuilt {summary.run_dir}: {summary.frames:,} frames -> {summary.snapshot_rows:,} "
+            f"snapshot rows, {summary.trade_rows:,} trades in {summary.files} files under "
+            f"{summary.out_dir} (bad frames skipped: {summary.bad_frames})"
+        )
+        for lost in summary.damage:
+            console.print(f"skipped: {lost}", markup=False, highlight=False)
+    if summary.damage and not allow_damage:
+        raise typer.Exit(1)
 
 
 @cli_errors
