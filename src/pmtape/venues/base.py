@@ -111,9 +111,11 @@ class VenueSession(abc.ABC):
         """Release connections; called once after ``run`` ends."""
 
 
-DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
-"""What decoding a venue's bytes can raise: msgspec raises ``UnicodeDecodeError``, not
-``DecodeError``, on a string of invalid UTF-8 (``ValidationError`` is a ``DecodeError``)."""
+DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+"""What decoding (or converting) a venue's bytes can raise: msgspec raises
+``UnicodeDecodeError``, not ``DecodeError``, on a string of invalid UTF-8, and
+``RecursionError`` on arrays or objects nested deeper than the interpreter's recursion
+limit (``b"[" * 100000``); ``ValidationError`` is a ``DecodeError``."""
 
 
 class Normalizer(abc.ABC):

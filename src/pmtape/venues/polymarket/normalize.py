@@ -286,7 +286,7 @@ class PolymarketNormalizer(Normalizer):
             return None
         try:
             msg: _Msg = msgspec.convert(item, _Msg)
-        except msgspec.ValidationError:
+        except DECODE_ERRORS:  # a message nested near the recursion limit, too
             self.stats["bad"] += 1
             return None
         return msg

@@ -70,7 +70,7 @@ class SimNormalizer(Normalizer):
                 continue
             try:
                 msgs.append(msgspec.convert(item, SimMessage))
-            except msgspec.ValidationError:
+            except DECODE_ERRORS:
                 self.stats["bad"] += 1
         return msgs
 
