@@ -269,6 +269,9 @@ class KalshiNormalizer(Normalizer):
         except _BAD_NUMBER:
             self.stats["bad"] += 1
             return
+        if (bid_sz is not None and bid_sz < 0) or (ask_sz is not None and ask_sz < 0):
+            self.stats["bad"] += 1
+            return
         bid = bid if bid is not None and 0 < bid < SCALE else None  # 0: no bid
         ask = ask if ask is not None and 0 < ask < SCALE else None  # 1: no offer
         ts = body.ts_ms if body.ts_ms is not None else _stamp(body.ts)
@@ -301,14 +304,16 @@ class KalshiNormalizer(Normalizer):
             return
         kind = raw.get("type")
         if kind is not None:
-            if kind in CONTROL_TYPES:
+            if not isinstance(kind, str):
+                self.stats["bad"] += 1  # a list or object is not even hashable
+            elif kind in CONTROL_TYPES:
                 self.stats["control"] += 1
             else:
                 self.stats["bad" if kind in _DATA_TYPES else "unknown"] += 1
             return
         try:
             body = _DECODE_REST(payload)  # typed again: numbers stay raw tokens
-        except msgspec.ValidationError:
+        except DECODE_ERRORS:
             self.stats["bad"] += 1
             return
         if body.orderbooks is not None:
