@@ -539,3 +539,15 @@ def test_kalshi_negative_delta_is_legitimate_and_never_leaves_a_negative_level()
     [event] = norm.normalize(frame, RECV)
     assert event == BookDelta("K1", [(0, 420_000, 0)], None, RECV)
     assert norm.stats["bad"] == 0
+
+
+def test_kalshi_delta_past_what_a_level_holds_is_bad_and_leaves_the_level() -> None:
+    norm = KalshiNormalizer()
+    snap = {"market_ticker": "K1", "yes_dollars_fp": [["0.5", "9223372036854"]]}
+    norm.normalize(_encode({"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": snap}), 1)
+    up = {"market_ticker": "K1", "price_dollars": "0.5", "delta_fp": "9223372036854", "side": "yes"}
+    assert norm.normalize(_encode({"type": "orderbook_delta", "msg": up}), RECV) == []
+    assert norm.stats["bad"] == 1
+    down = {**up, "delta_fp": "-1"}
+    [event] = norm.normalize(_encode({"type": "orderbook_delta", "msg": down}), RECV)
+    assert event.changes == [(0, 500_000, 9_223_372_036_853_000_000)]

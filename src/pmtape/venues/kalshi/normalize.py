@@ -44,7 +44,7 @@ from pmtape.core.events import (
     TopOfBook,
     Trade,
 )
-from pmtape.core.fixed import SCALE, parse_e6
+from pmtape.core.fixed import E6_MAX, SCALE, parse_e6
 from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.kalshi.constants import (
     CONTROL_TYPES,
@@ -227,6 +227,9 @@ class KalshiNormalizer(Normalizer):
             return
         levels = book[0] if body.side == "yes" else book[1]
         size = levels.get(px, 0) + inc
+        if size > E6_MAX:  # past what a book level holds: absurd, and the level stays
+            self.stats["bad"] += 1
+            return
         if size > 0:
             levels[px] = size
         else:
