@@ -17,6 +17,7 @@ import pytest
 from pmtape.capture.format import FrameKind
 from pmtape.capture.reader import CaptureReader
 from pmtape.collect.collector import Collector
+from pmtape.collect.rebuild import rebuild
 from pmtape.config import load_config
 from pmtape.core.book import Book
 from pmtape.core.events import Event
@@ -118,6 +119,10 @@ async def test_http_errors_are_counted_by_status_and_their_bodies_captured(tmp_p
     assert len(answers) == kal.http_errors[503] == kalshi.stats["http_error_503"]
     assert all(b"service_unavailable" in f.payload for f in answers)
     assert kal.counters["norm_bad"] == 0  # error bodies are kept, never fed to the books
+    rebuilt = rebuild(run_dir, tmp_path / "rebuilt")  # nor fed to the books by a rebuild
+    assert rebuilt.http_error_answers == len(answers)
+    assert rebuilt.bad_frames == 0
+    assert rebuilt.snapshot_rows > 0
 
 
 def fields_count(fields: dict[str, str]) -> int:

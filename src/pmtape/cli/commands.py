@@ -271,7 +271,8 @@ def rebuild_cmd(
         console.print(
             f"rebuilt {summary.run_dir}: {summary.frames:,} frames -> {summary.snapshot_rows:,} "
             f"snapshot rows, {summary.trade_rows:,} trades in {summary.files} files under "
-            f"{summary.out_dir} (bad frames skipped: {summary.bad_frames})"
+            f"{summary.out_dir} (bad frames skipped: {summary.bad_frames}, "
+            f"HTTP error answers not applied: {summary.http_error_answers})"
         )
         for lost in summary.damage:
             console.print(f"skipped: {lost}", markup=False, highlight=False)

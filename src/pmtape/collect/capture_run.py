@@ -109,7 +109,7 @@ class CaptureRun:
             "metrics", loop_lag_ms=loop_lag_ms, dropped_total=dropped_total, pressure=pressure
         )
         for venue, shard in self.shards.items():
-            record = self.capture.writers[shard].metrics_record()
+            record = self.capture.metrics_record(shard)
             st = venues.get(venue, {})
             record.update(
                 venue=venue,

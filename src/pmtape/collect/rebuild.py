@@ -58,6 +58,7 @@ class RebuildSummary(msgspec.Struct):
     trade_rows: int
     files: int
     bad_frames: int
+    http_error_answers: int = 0  # kept in the capture, never applied (as live)
     damage: list[str] = []
 
 
@@ -121,12 +122,16 @@ def rebuild(
     }
     out = _Output(out_dir, config.writer.bucket_minutes * 60_000, config.writer.compression_level)
     frames = 0
+    http_errors = 0
     reader = CaptureReader(run_dir, strict=False)
     for frame in reader.frames():
         frames += 1
         venue, _, stream = frame.stream.partition(":")
         state = states.get(venue)
         if state is None or stream == AUDIT_STREAM:
+            continue
+        if frame.http is not None and not 200 <= frame.http.status < 300:
+            http_errors += 1
             continue
         _replay(state, frame.kind, frame.payload, frame.rx_wall_ns)
         if len(state.snapshots) >= _CHUNK_ROWS or len(state.trades) >= _CHUNK_ROWS:
@@ -144,6 +149,7 @@ def rebuild(
         trade_rows=out.rows["trades"],
         files=out.files,
         bad_frames=sum(s.normalizer.stats.get("bad", 0) for s in states.values()),
+        http_error_answers=http_errors,
         damage=[str(d) for d in reader.damage] + shortfalls(recorded_counts(bundle), reader.found),
     )
 
