@@ -21,7 +21,7 @@ from pmtape.collect.collector import Collector
 from pmtape.config import load_config
 from pmtape.config.models import EventLoopChoice
 from pmtape.discovery.service import discover_once
-from pmtape.ops.runner import loop_factory
+from pmtape.proc.runner import loop_factory
 from pmtape.venues.base import create_adapter
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pmtape.capture import RunBundle, run_gate
+from pmtape.capture import RunBundle
+from pmtape.ops import run_gate
 
 from .util import MONO0, SEC, WALL0, flip_byte, idx_entries, make_run
 

@@ -11,15 +11,14 @@ from pmtape.capture import (
     CaptureReader,
     FrameFilter,
     RunBundle,
-    audit_runlog,
     inspect_bundle,
     make_filter,
     parse_time_ns,
     slice_bundle,
     verify_bundle,
-    write_latency_report,
 )
 from pmtape.core.errors import UsageError
+from pmtape.ops import audit_runlog, write_latency_report
 
 from .util import MONO0, SEC, WALL0, make_run
 

@@ -17,7 +17,6 @@ import pytest
 from typer.testing import CliRunner
 
 from pmtape.capture.reader import CaptureReader
-from pmtape.capture.reports import audit_runlog
 from pmtape.capture.verify import verify_bundle
 from pmtape.cli.app import app
 from pmtape.cli.common import adapters_for
@@ -25,6 +24,7 @@ from pmtape.collect.collector import Collector, CollectSummary
 from pmtape.collect.rebuild import rebuild
 from pmtape.config import Config
 from pmtape.discovery.service import discover_once
+from pmtape.ops.reports import audit_runlog
 from pmtape.store.files import read_table
 from tests.capture.util import idx_entries
 from tests.conftest import fast_config, fast_flags

@@ -1,7 +1,7 @@
 """Raw-first capture: every received frame appended to CRC-checked, zstd-block shard logs.
 
 Format: docs/CAPTURE_FORMAT.md. Receive path: ``RunBundle`` + ``CaptureWriter``/``ShardedCapture``.
-Read back: ``CaptureReader``. Tools: verify, inspect, audit, latency report, slice, bench, gate.
+Read back: ``CaptureReader``. Tools: verify, inspect, slice, bench (gate, reports: pmtape.ops).
 """
 
 from pmtape.capture.bench import BenchResult, run_bench
@@ -13,10 +13,8 @@ from pmtape.capture.bundle import (
     resolve_run_dir,
 )
 from pmtape.capture.format import Frame, FrameKind, HttpMeta
-from pmtape.capture.gate import GateResult, GateThresholds, run_gate
 from pmtape.capture.options import WriterOptions, WriterStats
 from pmtape.capture.reader import CaptureReader, FrameFilter
-from pmtape.capture.reports import AuditResult, audit_runlog, compute_latency, write_latency_report
 from pmtape.capture.tools import (
     InspectResult,
     SliceResult,
@@ -29,15 +27,12 @@ from pmtape.capture.verify import VerifyResult, verify_bundle
 from pmtape.capture.writer import CaptureWriter
 
 __all__ = [
-    "AuditResult",
     "BenchResult",
     "CaptureReader",
     "CaptureWriter",
     "Frame",
     "FrameFilter",
     "FrameKind",
-    "GateResult",
-    "GateThresholds",
     "HttpMeta",
     "InspectResult",
     "NdjsonLog",
@@ -47,16 +42,12 @@ __all__ = [
     "VerifyResult",
     "WriterOptions",
     "WriterStats",
-    "audit_runlog",
-    "compute_latency",
     "inspect_bundle",
     "make_filter",
     "parse_time_ns",
     "read_last_frames",
     "resolve_run_dir",
     "run_bench",
-    "run_gate",
     "slice_bundle",
     "verify_bundle",
-    "write_latency_report",
 ]

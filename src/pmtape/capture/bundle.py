@@ -323,3 +323,25 @@ def _check_run_id(run_id: str) -> str:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
+
+
+def read_ndjson(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Return the JSON object lines of a file and how many lines were not one."""
+    if not path.exists():
+        return [], 0
+    records: list[dict[str, Any]] = []
+    bad = 0
+    with path.open("rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                bad += 1
+                continue
+            if isinstance(obj, dict):
+                records.append(obj)
+            else:
+                bad += 1
+    return records, bad

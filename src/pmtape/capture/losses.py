@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pmtape.capture.bundle import RunBundle
+from pmtape.capture.bundle import RunBundle, read_ndjson
 from pmtape.capture.format import segment_name
-from pmtape.capture.reports import read_ndjson
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,12 +12,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from pmtape.capture.bundle import RUNLOG, RunBundle
+from pmtape.capture.bundle import RUNLOG, RunBundle, read_ndjson
 from pmtape.capture.format import Frame, FrameKind
 from pmtape.capture.losses import missing_files, recorded_counts, shortfalls
 from pmtape.capture.options import WriterOptions
 from pmtape.capture.reader import CaptureReader, FrameFilter
-from pmtape.capture.reports import read_ndjson
 from pmtape.core.clock import iso_utc
 from pmtape.core.errors import UsageError
 

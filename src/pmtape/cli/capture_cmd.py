@@ -13,23 +13,20 @@ from rich.console import Console
 from rich.table import Table
 
 from pmtape.capture import (
-    GateThresholds,
     WriterOptions,
-    audit_runlog,
     inspect_bundle,
     make_filter,
     resolve_run_dir,
     run_bench,
-    run_gate,
     slice_bundle,
     verify_bundle,
-    write_latency_report,
 )
 from pmtape.capture.options import DEFAULT_ZSTD_LEVEL
-from pmtape.capture.reports import render_latency_text
 from pmtape.capture.tools import InspectResult
 from pmtape.capture.verify import SegmentCheck, VerifyResult
 from pmtape.cli.common import ConfigOpt, DataDirOpt, build_config, cli_errors
+from pmtape.ops import GateThresholds, audit_runlog, run_gate, write_latency_report
+from pmtape.ops.reports import render_latency_text
 
 capture_app = typer.Typer(
     help="Check, inspect, report on and cut capture run bundles (data/captures/RUN_ID).",

@@ -35,8 +35,8 @@ from pmtape.core.clock import now_ms
 from pmtape.core.errors import UsageError
 from pmtape.discovery.service import discover_loop, discover_once
 from pmtape.mine.miner import mine
-from pmtape.ops.runner import echo_json, run_until_signal
-from pmtape.ops.supervise import ChildSpec, ChildStatus, supervise
+from pmtape.proc.runner import echo_json, run_until_signal
+from pmtape.proc.supervise import ChildSpec, ChildStatus, supervise
 
 log = logging.getLogger("pmtape")
 

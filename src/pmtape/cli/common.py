@@ -12,7 +12,7 @@ from rich.console import Console
 
 from pmtape.config import Config, load_config
 from pmtape.core.errors import ConfigError, PmtapeError
-from pmtape.ops.logs import setup_logging
+from pmtape.proc.logs import setup_logging
 from pmtape.venues.base import VenueAdapter, create_adapter
 
 console = Console(soft_wrap=True)

@@ -31,7 +31,7 @@ from pmtape.config import Config
 from pmtape.core.clock import now_ms
 from pmtape.discovery.service import discover_once
 from pmtape.mine.miner import mine
-from pmtape.ops.runner import run_until_signal
+from pmtape.proc.runner import run_until_signal
 from pmtape.venues.base import available, local_fakes
 
 DEMO_SECONDS = 45.0

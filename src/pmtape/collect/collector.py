@@ -21,8 +21,8 @@ import msgspec
 from pmtape.collect.capture_run import CaptureRun
 from pmtape.collect.venue import VenueCollector
 from pmtape.config.models import Config
-from pmtape.ops.looplag import LoopLagMonitor
-from pmtape.ops.runner import loop_name
+from pmtape.proc.looplag import LoopLagMonitor
+from pmtape.proc.runner import loop_name
 from pmtape.schedule.active import active_snapshot_path
 from pmtape.store.parquet import ParquetSink
 from pmtape.venues.base import VenueAdapter

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 EventLoopChoice = Literal["auto", "uvloop", "asyncio"]
-"""Which event loop runs a long-lived command (``ops.runner.loop_factory``)."""
+"""Which event loop runs a long-lived command (``proc.runner.loop_factory``)."""
 
 
 class _Frozen(BaseModel):

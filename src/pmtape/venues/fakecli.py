@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from pmtape.core.errors import UsageError
-from pmtape.ops.runner import echo_json, run_until_signal
+from pmtape.proc.runner import echo_json, run_until_signal
 
 
 def opt(help_text: str) -> Any:

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from pmtape.capture.gate import run_gate
 from pmtape.collect.collector import Collector
 from pmtape.config import load_config
 from pmtape.core.book import BookStatus
 from pmtape.core.clock import now_ms
 from pmtape.discovery.service import discover_once
+from pmtape.ops.gate import run_gate
 from pmtape.venues.base import create_adapter
 from pmtape.venues.polymarket.fake import FakePolymarket
 from pmtape.venues.polymarket.fake_faults import FakeFaults

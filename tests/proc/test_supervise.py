@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from pmtape.ops.supervise import ChildSpec, supervise
+from pmtape.proc.supervise import ChildSpec, supervise
 
 
 @pytest.mark.asyncio

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pmtape.capture.reports import audit_runlog, compute_latency
 from pmtape.capture.verify import verify_bundle
+from pmtape.ops.reports import audit_runlog, compute_latency
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
@@ -11,33 +10,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pmtape.capture.bundle import RUNLOG, RunBundle, atomic_write_json
+from pmtape.capture.bundle import RUNLOG, RunBundle, atomic_write_json, read_ndjson
 from pmtape.core.clock import iso_utc
 
 MAX_LISTED_GAPS = 100
 STOP_EVENTS = frozenset({"stop", "fatal"})
-
-
-def read_ndjson(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Return the JSON object lines of a file and how many lines were not one."""
-    if not path.exists():
-        return [], 0
-    records: list[dict[str, Any]] = []
-    bad = 0
-    with path.open("rb") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                bad += 1
-                continue
-            if isinstance(obj, dict):
-                records.append(obj)
-            else:
-                bad += 1
-    return records, bad
 
 
 def _elapsed_ns(a: dict[str, Any], b: dict[str, Any]) -> int:

@@ -8,8 +8,8 @@ import importlib.util
 import pytest
 
 from pmtape.core.errors import ConfigError
-from pmtape.ops import runner
-from pmtape.ops.runner import loop_name, run_until_signal
+from pmtape.proc import runner
+from pmtape.proc.runner import loop_name, run_until_signal
 
 
 async def _which(stop: asyncio.Event) -> str:

@@ -1,0 +1,1 @@
+"""Process plumbing: logging, loop lag, the signal runner and the child supervisor."""
