@@ -12,7 +12,7 @@ import pytest
 from pmtape.cli.common import adapters_for
 from pmtape.collect.collector import Collector
 from pmtape.discovery.service import discover_once
-from pmtape.schedule.active import active_snapshot_path
+from pmtape.store.active import active_snapshot_path
 from tests.conftest import fast_config
 from tests.helpers import eventually
 
@@ -29,7 +29,7 @@ class Recorder(logging.Handler):
 @pytest.fixture
 def active_warnings() -> Iterator[list[str]]:
     recorder = Recorder()
-    logger = logging.getLogger("pmtape.schedule.active")
+    logger = logging.getLogger("pmtape.store.active")
     logger.addHandler(recorder)
     try:
         yield recorder.messages

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pmtape.schedule.active import ActiveSetReader, active_snapshot_path, write_active_snapshot
+from pmtape.store.active import ActiveSetReader, active_snapshot_path, write_active_snapshot
 from tests.collect.util import discovered_collector
 from tests.conftest import fast_config
 from tests.helpers import eventually

@@ -12,10 +12,10 @@ import pytest
 
 from pmtape.core.errors import StoreError, UsageError
 from pmtape.core.instrument import Instrument
-from pmtape.mine.cache import STATS_COLUMNS, stats_path
 from pmtape.mine.miner import InstrumentStats, mine, skipped_summary
 from pmtape.schedule.scheduler import Scheduler
 from pmtape.schedule.scores import load_scores
+from pmtape.store.stats import STATS_COLUMNS, stats_path
 from tests.mine.archive import bucket_path, ms, snap, write_garbage, write_rows
 
 START = ms("2024-05-01T10:00:00")

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pmtape.mine.cache import stats_path
 from pmtape.schedule.scores import load_scores
+from pmtape.store.stats import stats_path
 
 TODAY = 1_714_557_600_000  # 2024-05-01T10:00:00Z
 

@@ -18,6 +18,7 @@ from pmtape.capture.writer import CaptureWriter
 from pmtape.core.clock import iso_utc
 from pmtape.core.errors import CaptureCorrupt, UsageError
 from pmtape.store.atomic import atomic_write_bytes
+from pmtape.store.layout import captures_dir
 
 BUNDLE_FORMAT = "pmtape-capture-bundle"
 BUNDLE_VERSION = 1
@@ -126,7 +127,7 @@ class RunBundle:
     def create(cls, root: Path, run_id: str, manifest: Mapping[str, Any]) -> RunBundle:
         """Create ``root/captures/RUN_ID`` with its manifest; ``root`` is the data dir."""
         _check_run_id(run_id)
-        return cls.create_at(Path(root) / "captures" / run_id, manifest)
+        return cls.create_at(captures_dir(Path(root)) / run_id, manifest)
 
     @classmethod
     def create_at(cls, path: Path, manifest: Mapping[str, Any]) -> RunBundle:
@@ -300,7 +301,7 @@ def resolve_run_dir(run: str | Path, data_dir: Path) -> Path:
         return _is_bundle(path)
     text = str(run)
     if "/" not in text and os.sep not in text:
-        candidate = Path(data_dir) / "captures" / text
+        candidate = captures_dir(Path(data_dir)) / text
         if candidate.exists():
             return _is_bundle(candidate)
         raise UsageError(f"no run bundle {text!r} (not a path, and no {candidate})")

@@ -37,6 +37,7 @@ from pmtape.discovery.service import discover_loop, discover_once
 from pmtape.mine.miner import mine
 from pmtape.proc.runner import echo_json, run_until_signal
 from pmtape.proc.supervise import ChildSpec, ChildStatus, supervise
+from pmtape.store.layout import SNAPSHOTS, rebuild_dir, table_dir
 
 log = logging.getLogger("pmtape")
 
@@ -224,7 +225,7 @@ def mine_cmd(
 
 
 def _mine_venues(cfg: Any, venue: list[str] | None) -> list[str]:
-    root = Path(cfg.data_dir) / "orderbook_snapshots"
+    root = table_dir(Path(cfg.data_dir), SNAPSHOTS)
     if venue:
         return list(venue)
     found = sorted(p.name.split("=", 1)[1] for p in root.glob("venue=*") if p.is_dir())
@@ -260,7 +261,7 @@ def rebuild_cmd(
     """
     cfg = build_config(config, data_dir, None, set_)
     run_dir = resolve_run_dir(run, cfg.data_dir)
-    out_dir = out if out is not None else cfg.data_dir / "rebuild" / run_dir.name
+    out_dir = out if out is not None else rebuild_dir(cfg.data_dir, run_dir.name)
     with console.status("rebuilding…") as status:
         summary = rebuild(
             run_dir, out_dir, force=force, progress=lambda n: status.update(f"{n:,} frames…")

@@ -22,7 +22,7 @@ from pmtape.capture.options import WriterOptions, WriterStats
 from pmtape.collect.recorder import Recorder
 from pmtape.config import Config, redacted_dict
 from pmtape.core.clock import iso_utc
-from pmtape.schedule.active import ActiveSetReader, active_snapshot_path
+from pmtape.store.active import ActiveSetReader, active_snapshot_path
 
 log = logging.getLogger(__name__)
 

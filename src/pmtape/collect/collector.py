@@ -23,7 +23,7 @@ from pmtape.collect.venue import VenueCollector
 from pmtape.config.models import Config
 from pmtape.proc.looplag import LoopLagMonitor
 from pmtape.proc.runner import loop_name
-from pmtape.schedule.active import active_snapshot_path
+from pmtape.store.active import active_snapshot_path
 from pmtape.store.parquet import ParquetSink
 from pmtape.venues.base import VenueAdapter
 

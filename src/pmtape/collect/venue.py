@@ -27,10 +27,10 @@ from pmtape.core.errors import VenueError
 from pmtape.core.events import BookSnapshot
 from pmtape.core.instrument import Instrument
 from pmtape.net.http import error_answer
-from pmtape.schedule.active import ActiveSetReader
 from pmtape.schedule.churn import SubscriptionPlanner
 from pmtape.schedule.scheduler import Scheduler
 from pmtape.schedule.scores import load_scores
+from pmtape.store.active import ActiveSetReader
 from pmtape.store.parquet import ParquetSink
 from pmtape.venues.base import HttpMeta, Normalizer, VenueAdapter
 

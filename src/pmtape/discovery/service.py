@@ -26,11 +26,11 @@ import msgspec
 
 from pmtape.core.clock import mono_s, now_ms
 from pmtape.core.errors import PmtapeError, VenueError, VenueRateLimited
-from pmtape.discovery.paths import markets_log_path, universe_path
 from pmtape.net.backoff import Backoff
 from pmtape.net.http import classify
-from pmtape.schedule.active import active_snapshot_path, write_active_snapshot
+from pmtape.store.active import active_snapshot_path, write_active_snapshot
 from pmtape.store.atomic import atomic_write_bytes
+from pmtape.store.layout import markets_log_path, universe_path
 from pmtape.venues.base import DiscoveryResult, VenueAdapter
 
 log = logging.getLogger(__name__)

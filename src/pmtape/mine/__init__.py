@@ -1,5 +1,5 @@
 """Offline mining of the snapshot archive (Polars) and the stats cache the scheduler reads.
 
-``pmtape.mine.cache`` is import-light (no Polars) so the collector can locate the cache;
+``pmtape.store.stats`` is import-light (no Polars) so the collector can locate the cache;
 the miner itself lives in ``pmtape.mine.miner``.
 """

@@ -35,8 +35,9 @@ import polars as pl
 
 from pmtape.core.clock import iso_utc, utc_date
 from pmtape.core.errors import StoreError, UsageError
-from pmtape.mine.cache import STATS_COLUMNS, stats_path
 from pmtape.store.atomic import atomic_target
+from pmtape.store.layout import SNAPSHOTS, table_dir
+from pmtape.store.stats import STATS_COLUMNS, stats_path
 
 _log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ def skipped_summary(skipped: list[SkippedFile] | tuple[SkippedFile, ...]) -> str
 def _files_in_range(data_dir: Path, venue: str | None, start_ms: int, end_ms: int) -> list[Path]:
     # Pruning by the date/hour directories happens here, by name: out-of-range files are
     # never opened, so damage outside the range cannot stop a run.
-    root = data_dir / "orderbook_snapshots"
+    root = table_dir(data_dir, SNAPSHOTS)
     d0, h0 = _date_hour(start_ms)
     d1, h1 = _date_hour(end_ms - 1)
     files = []

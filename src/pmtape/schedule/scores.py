@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pmtape.core.clock import utc_date
-from pmtape.mine.cache import latest_stats_path
+from pmtape.store.stats import latest_stats_path
 
 _log = logging.getLogger(__name__)
 # (path, mtime_ns, size) of cache files already reported unreadable: one line per bad file.

@@ -19,6 +19,7 @@ from typing import Final, Literal
 
 import pyarrow as pa
 
+from pmtape.core.clock import utc_date
 from pmtape.core.errors import StoreError
 from pmtape.store.rows import SNAPSHOT_SCHEMA, TRADE_SCHEMA
 
@@ -121,3 +122,30 @@ def list_parts(base: Path) -> list[tuple[int, Path]]:
 def part_path(base: Path, part: int) -> Path:
     """Return part ``part`` of the bucket whose part-0 file is ``base``."""
     return base if part == 0 else base.with_name(f"{base.stem}_{part}.parquet")
+
+
+def universe_path(data_dir: Path, venue: str, ts_ms: int) -> Path:
+    """Return metadata/venue=V/date=D/universe.jsonl."""
+    return data_dir / "metadata" / f"venue={venue}" / f"date={utc_date(ts_ms)}" / "universe.jsonl"
+
+
+def markets_log_path(data_dir: Path, venue: str, ts_ms: int) -> Path:
+    """Return markets/venue=V/date=D/markets_HH.jsonl."""
+    hour = (ts_ms // 3_600_000) % 24
+    day = f"date={utc_date(ts_ms)}"
+    return data_dir / "markets" / f"venue={venue}" / day / f"markets_{hour:02d}.jsonl"
+
+
+def captures_dir(data_dir: Path) -> Path:
+    """Return captures/, where each collector run keeps its run bundle (RUN_ID/)."""
+    return data_dir / "captures"
+
+
+def rebuild_dir(data_dir: Path, run_id: str) -> Path:
+    """Return rebuild/RUN_ID/, where ``pmtape rebuild`` writes by default."""
+    return data_dir / "rebuild" / run_id
+
+
+def table_dir(data_dir: Path, table: str) -> Path:
+    """Return the top directory of an archive table (``snapshots`` or ``trades``)."""
+    return data_dir / table_spec(table).directory

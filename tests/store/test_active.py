@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from pmtape.core.instrument import Instrument
-from pmtape.schedule.active import ActiveSetReader, active_snapshot_path, write_active_snapshot
+from pmtape.store.active import ActiveSetReader, active_snapshot_path, write_active_snapshot
 
-LOGGER = "pmtape.schedule.active"
+LOGGER = "pmtape.store.active"
 ASOF = 1_714_557_600_000  # 2024-05-01T10:00:00Z
 
 
