@@ -22,7 +22,7 @@ from pmtape.config import load_config
 from pmtape.config.models import EventLoopChoice
 from pmtape.discovery.service import discover_once
 from pmtape.proc.runner import loop_factory
-from pmtape.venues.base import create_adapter
+from pmtape.venues.registry import create_adapter
 
 
 def _pct(samples: list[float], q: float) -> float:

@@ -29,7 +29,7 @@ import msgspec
 from pmtape import native
 from pmtape.capture.bundle import ShardedCapture
 from pmtape.capture.options import WriterOptions
-from pmtape.collect.recorder import Recorder
+from pmtape.capture.recorder import Recorder
 from pmtape.collect.state import VenueBooks
 from pmtape.core.instrument import Instrument
 from pmtape.venues.polymarket.fake_wire import WireEncoder

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pmtape.capture import CaptureReader, CaptureWriter, FrameKind, HttpMeta, WriterOptions
+from pmtape.capture import CaptureReader, CaptureWriter, FrameKind, WriterOptions
+from pmtape.core.http import HttpMeta
 
 I64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 JSON_SCALARS = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)

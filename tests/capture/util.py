@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pmtape.capture import FrameKind, HttpMeta, RunBundle, WriterOptions
+from pmtape.capture import FrameKind, RunBundle, WriterOptions
 from pmtape.capture.format import FILE_HEADER, IDX_ENTRY, IdxEntry, unpack_idx_entry
+from pmtape.core.http import HttpMeta
 
 WALL0 = 1_760_000_000_000_000_000
 MONO0 = 5_000_000_000_000

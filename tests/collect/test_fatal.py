@@ -10,8 +10,8 @@ from pathlib import Path
 from pmtape.capture.bundle import read_last_frames
 from pmtape.collect.collector import Collector
 from pmtape.discovery.service import discover_once
+from pmtape.net.session import FrameSink, VenueSession
 from pmtape.ops.gate import run_gate
-from pmtape.venues.base import FrameSink, VenueSession
 from pmtape.venues.sim import SimAdapter
 from tests.conftest import fast_config
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from pmtape.core.errors import VenueAuthError, VenueRateLimited, VenueUnavailable
 from pmtape.net.http import HttpClient, HttpStatusError, error_answer
 from pmtape.net.restpoll import PollSettings, RestPollSession
-from pmtape.venues.base import HttpMeta
+from pmtape.net.session import HttpMeta
 from tests.helpers import eventually
 from tests.net.server import serve
 
@@ -81,7 +81,7 @@ async def test_the_poller_hands_error_answers_to_the_sink_before_the_error_event
         async def fetch(keys: Any) -> list[tuple[bytes, int, HttpMeta]]:
             code = next(codes, 200)
             if code == 200:
-                meta = HttpMeta(method="GET", url="/ok", status=200, latency_ms=1.0)
+                meta = HttpMeta(method="GET", url="/ok", status=200, latency_ns=1_000_000)
                 return [(b"book", 1, meta)]
             return [await http.get(f"{base}/status/{code}")]
 

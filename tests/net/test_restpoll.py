@@ -14,7 +14,7 @@ import pytest
 from pmtape.core.errors import VenueRateLimited
 from pmtape.net.http import Cooldown, HttpStatusError
 from pmtape.net.restpoll import PollSettings, RestPollSession
-from pmtape.venues.base import HttpMeta
+from pmtape.net.session import HttpMeta
 from tests.helpers import eventually
 
 
@@ -38,7 +38,7 @@ class Venue:
         if self.bad_keys & set(keys):
             raise HttpStatusError("404 no book", 404, b"{}")
         self.first_ok_at = self.first_ok_at or len(self.requests)
-        meta = HttpMeta(method="POST", url="/books", status=200, latency_ms=1.0)
+        meta = HttpMeta(method="POST", url="/books", status=200, latency_ns=1_000_000)
         return [((",".join(keys)).encode(), 1, meta)]
 
     def polled(self, key: str) -> int:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from pmtape.net.session import HttpMeta
 from pmtape.net.wsengine import ShardedWsSession, WsHooks, WsSettings
-from pmtape.venues.base import HttpMeta
 from tests.helpers import eventually
 from tests.net.server import free_port, serve
 

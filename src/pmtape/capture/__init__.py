@@ -12,7 +12,7 @@ from pmtape.capture.bundle import (
     read_last_frames,
     resolve_run_dir,
 )
-from pmtape.capture.format import Frame, FrameKind, HttpMeta
+from pmtape.capture.format import Frame, FrameKind
 from pmtape.capture.options import WriterOptions, WriterStats
 from pmtape.capture.reader import CaptureReader, FrameFilter
 from pmtape.capture.tools import (
@@ -25,6 +25,7 @@ from pmtape.capture.tools import (
 )
 from pmtape.capture.verify import VerifyResult, verify_bundle
 from pmtape.capture.writer import CaptureWriter
+from pmtape.core.http import HttpMeta
 
 __all__ = [
     "BenchResult",

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pmtape.capture.format import FrameKind, HttpMeta
+from pmtape.capture.format import FrameKind
 from pmtape.capture.options import WriterOptions, WriterStats
 from pmtape.capture.writer import CaptureWriter
 from pmtape.core.clock import iso_utc
 from pmtape.core.errors import CaptureCorrupt, UsageError
+from pmtape.core.http import HttpMeta
 from pmtape.store.atomic import atomic_write_bytes
 from pmtape.store.layout import captures_dir
 

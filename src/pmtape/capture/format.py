@@ -10,12 +10,13 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
 
 import google_crc32c
-import msgspec
 
 from pmtape.core.errors import CaptureCorrupt
+from pmtape.core.http import HttpMeta
+
+__all__ = ["HttpMeta"]  # the frame record carries it; defined once in core
 
 FORMAT_VERSION = 1
 FRAMES_MAGIC = b"PMTAPEF1"
@@ -66,41 +67,6 @@ class FrameKind(IntEnum):
         except KeyError:
             names = ", ".join(k.label for k in cls)
             raise ValueError(f"unknown frame kind {text!r} (one of: {names})") from None
-
-
-@dataclass(frozen=True, slots=True)
-class HttpMeta:
-    """The request side of an HTTP response frame."""
-
-    method: str
-    url: str
-    status: int
-    latency_ns: int
-    params: Any = None
-
-    def encode(self) -> bytes:
-        """Return the compact JSON stored after the stream id."""
-        return msgspec.json.encode(
-            {
-                "method": self.method,
-                "url": self.url,
-                "params": self.params,
-                "status": self.status,
-                "latency_ns": self.latency_ns,
-            }
-        )
-
-    @classmethod
-    def decode(cls, data: bytes) -> HttpMeta:
-        """Parse the JSON written by ``encode``."""
-        obj = msgspec.json.decode(data)
-        return cls(
-            method=obj["method"],
-            url=obj["url"],
-            status=obj["status"],
-            latency_ns=obj["latency_ns"],
-            params=obj.get("params"),
-        )
 
 
 @dataclass(frozen=True, slots=True)

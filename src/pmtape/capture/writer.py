@@ -14,10 +14,11 @@ from typing import Any
 
 import zstandard
 
-from pmtape.capture.format import BlockHeader, FrameKind, HttpMeta, crc32c
+from pmtape.capture.format import BlockHeader, FrameKind, crc32c
 from pmtape.capture.options import WriterOptions, WriterStats
 from pmtape.capture.segment import SegmentLimits, SegmentSink
 from pmtape.core.errors import StoreError
+from pmtape.core.http import HttpMeta
 
 try:
     from pmtape.capture.handoff import Buf, Handoff

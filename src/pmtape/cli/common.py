@@ -13,7 +13,8 @@ from rich.console import Console
 from pmtape.config import Config, load_config
 from pmtape.core.errors import ConfigError, PmtapeError
 from pmtape.proc.logs import setup_logging
-from pmtape.venues.base import VenueAdapter, create_adapter
+from pmtape.venues.base import VenueAdapter
+from pmtape.venues.registry import create_adapter
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)

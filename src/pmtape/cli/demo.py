@@ -32,7 +32,7 @@ from pmtape.core.clock import now_ms
 from pmtape.discovery.service import discover_once
 from pmtape.mine.miner import mine
 from pmtape.proc.runner import run_until_signal
-from pmtape.venues.base import available, local_fakes
+from pmtape.venues.registry import available, local_fakes
 
 DEMO_SECONDS = 45.0
 SHOWN_PER_DIR = 2  # files listed under each directory's count

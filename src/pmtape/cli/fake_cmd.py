@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from pmtape.cli.common import cli_errors
-from pmtape.venues.base import fake_commands
+from pmtape.venues.registry import fake_commands
 
 fake_app = typer.Typer(
     help="Run a local fake venue (loopback, real wire protocols, fault knobs).",

@@ -19,7 +19,7 @@ from typing import Any
 from pmtape import __version__
 from pmtape.capture.bundle import NdjsonLog, RunBundle
 from pmtape.capture.options import WriterOptions, WriterStats
-from pmtape.collect.recorder import Recorder
+from pmtape.capture.recorder import Recorder
 from pmtape.config import Config, redacted_dict
 from pmtape.core.clock import iso_utc
 from pmtape.store.active import ActiveSetReader, active_snapshot_path

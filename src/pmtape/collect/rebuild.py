@@ -39,7 +39,7 @@ from pmtape.core.errors import CaptureCorrupt, UsageError
 from pmtape.core.instrument import Instrument
 from pmtape.store.files import write_bucket
 from pmtape.store.parquet import split_by_bucket
-from pmtape.venues.base import create_adapter
+from pmtape.venues.registry import create_adapter
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pmtape.collect.recorder import Recorder
+from pmtape.capture.recorder import Recorder
 from pmtape.collect.snapshotter import Snapshotter
 from pmtape.collect.state import VenueBooks
 from pmtape.config.models import VenueConfig
@@ -27,12 +27,13 @@ from pmtape.core.errors import VenueError
 from pmtape.core.events import BookSnapshot
 from pmtape.core.instrument import Instrument
 from pmtape.net.http import error_answer
+from pmtape.net.session import HttpMeta
 from pmtape.schedule.churn import SubscriptionPlanner
 from pmtape.schedule.scheduler import Scheduler
 from pmtape.schedule.scores import load_scores
 from pmtape.store.active import ActiveSetReader
 from pmtape.store.parquet import ParquetSink
-from pmtape.venues.base import HttpMeta, Normalizer, VenueAdapter
+from pmtape.venues.base import Normalizer, VenueAdapter
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from pmtape.core.errors import (
 )
 from pmtape.net.backoff import Backoff
 from pmtape.net.ratelimit import RateLimiter
-from pmtape.venues.base import HttpMeta
+from pmtape.net.session import HttpMeta
 
 USER_AGENT = f"pmtape/{__version__} (+https://github.com/pmtape)"
 Verdict = Literal["retry", "skip", "fatal"]
@@ -226,10 +226,10 @@ class HttpClient:
         except aiohttp.ClientError as exc:
             self.stats["client_errors"] += 1
             raise VenueUnavailable(f"{self.venue}: {method} {url}: {exc!r}") from None
-        latency_ms = (mono_s() - started) * 1000
+        latency_ns = int((mono_s() - started) * 1e9)
         info = dict(meta) if meta else {k: v for k, v in (params or {}).items() if v is not None}
         how = HttpMeta(
-            method=method, url=url, params=info, status=status, latency_ms=round(latency_ms, 3)
+            method=method, url=url, params=info or None, status=status, latency_ns=latency_ns
         )
         if not 200 <= status < 300:
             self._raise(ErrorAnswer(payload, ts_recv_ns, how), retry_after)

@@ -21,7 +21,7 @@ from pmtape.core.clock import mono_s
 from pmtape.core.errors import VenueError
 from pmtape.net.backoff import KeyBackoff
 from pmtape.net.http import Cooldown, classify, error_answer
-from pmtape.venues.base import FrameSink, HttpMeta, VenueSession
+from pmtape.net.session import FrameSink, HttpMeta, VenueSession
 
 Fetch = Callable[[Sequence[str]], Awaitable[list[tuple[bytes, int, HttpMeta]]]]
 """Fetch the books of some keys: one (body, ts_recv_ns, meta) per HTTP response."""

@@ -31,7 +31,7 @@ import aiohttp
 
 from pmtape.core.clock import mono_s
 from pmtape.net.backoff import Backoff
-from pmtape.venues.base import FrameSink, VenueSession
+from pmtape.net.session import FrameSink, VenueSession
 
 log = logging.getLogger(__name__)
 _DATA = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)

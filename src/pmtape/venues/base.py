@@ -8,21 +8,21 @@ A venue is declared facts (name, URLs, limits, its config model) plus hooks:
 * ``new_normalizer()`` — a pure bytes -> canonical events translator (no clock, no I/O),
   which is what makes capture rebuild and replay deterministic.
 
-Nothing outside ``pmtape.venues`` names a venue; it asks the registry.
+Nothing outside ``pmtape.venues`` names a venue; it asks ``pmtape.venues.registry``.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol
 
 import msgspec
 
 from pmtape.core.book import Book
-from pmtape.core.errors import ConfigError
 from pmtape.core.events import Event
 from pmtape.core.instrument import Instrument, MarketInfo
+from pmtape.net.session import HttpMeta, VenueSession
 
 
 class DiscoveryResult(msgspec.Struct, kw_only=True):
@@ -31,44 +31,6 @@ class DiscoveryResult(msgspec.Struct, kw_only=True):
     markets: list[MarketInfo]
     instruments: list[Instrument]
     raw: list[dict[str, Any]] = msgspec.field(default_factory=list)
-
-
-class HttpMeta(msgspec.Struct, kw_only=True):
-    """How an HTTP body was obtained; kept beside the body in the capture."""
-
-    method: str
-    url: str
-    params: dict[str, Any] = msgspec.field(default_factory=dict)
-    status: int
-    latency_ms: float
-
-
-class FrameSink(Protocol):
-    """Where a session delivers what it receives, on the receive loop, without awaiting."""
-
-    def on_frame(self, stream: str, payload: bytes, ts_recv_ns: int) -> None:
-        """Take one raw WebSocket frame exactly as received."""
-
-    def on_http(self, stream: str, payload: bytes, ts_recv_ns: int, meta: HttpMeta) -> None:
-        """Take one HTTP response body exactly as received, with how it was fetched."""
-
-    def on_session_event(self, stream: str, kind: str, detail: dict[str, Any]) -> None:
-        """Take a lifecycle event: connected, disconnected, subscribed, unsubscribed, error."""
-
-
-@runtime_checkable
-class BookWatch(Protocol):
-    """How far a sink's books have come, for a session's watchdogs (no frame decoded twice).
-
-    The collector's sink has it; a session handed a sink without it runs no per-asset
-    watchdog (the connection-level silence watchdog still runs).
-    """
-
-    def book_progress(self, key: str) -> tuple[int, int] | None:
-        """Return (full books applied, updates applied) of a poll key's book, or None."""
-
-    def market_of(self, key: str) -> str | None:
-        """Return the market a poll key belongs to, or None if it is not known."""
 
 
 class LocalFake(Protocol):
@@ -82,33 +44,6 @@ class LocalFake(Protocol):
 
     def config_overrides(self) -> dict[str, str]:
         """Return the config keys (dotted) that point this venue's adapter at the fake."""
-
-
-class VenueSession(abc.ABC):
-    """A venue's live stream: one or more connections, reconnecting by themselves."""
-
-    @abc.abstractmethod
-    async def run(self, sink: FrameSink) -> None:
-        """Receive until cancelled, delivering frames and lifecycle events to ``sink``."""
-
-    @abc.abstractmethod
-    async def subscribe(self, keys: Sequence[str]) -> None:
-        """Start receiving the books of these poll keys."""
-
-    @abc.abstractmethod
-    async def unsubscribe(self, keys: Sequence[str]) -> None:
-        """Stop receiving the books of these poll keys."""
-
-    @property
-    @abc.abstractmethod
-    def connected(self) -> bool:
-        """Whether the session currently has a live connection."""
-
-    async def resync(self, keys: Sequence[str]) -> None:  # noqa: B027 - optional hook
-        """Ask for fresh full books of these keys (e.g. a silent asset); default: nothing."""
-
-    async def aclose(self) -> None:  # noqa: B027 - optional hook, most sessions close on cancel
-        """Release connections; called once after ``run`` ends."""
 
 
 DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
@@ -179,68 +114,3 @@ class VenueAdapter(abc.ABC):
     async def fetch_books(self, poll_keys: Sequence[str]) -> list[tuple[bytes, int, HttpMeta]]:
         """Fetch full books over REST as raw (body, ts_recv_ns, meta); none by default."""
         return []
-
-
-_REGISTRY: dict[str, Callable[[Any], VenueAdapter]] = {}
-
-
-def register(name: str) -> Callable[[type[VenueAdapter]], type[VenueAdapter]]:
-    """Class decorator: make an adapter available under ``name``."""
-
-    def deco(cls: type[VenueAdapter]) -> type[VenueAdapter]:
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
-
-
-def available() -> list[str]:
-    """Return the names of all registered venues."""
-    _load_builtin()
-    return sorted(_REGISTRY)
-
-
-def fake_commands() -> dict[str, Callable[..., None]]:
-    """Return every venue's fake-server command, by venue name."""
-    _load_builtin()
-    out = {}
-    for name, factory in sorted(_REGISTRY.items()):
-        if isinstance(factory, type) and issubclass(factory, VenueAdapter):
-            command = factory.fake_command()
-            if command is not None:
-                out[name] = command
-    return out
-
-
-def local_fakes(names: Sequence[str]) -> dict[str, LocalFake]:
-    """Return the loopback fakes of those venues that have one."""
-    _load_builtin()
-    out = {}
-    for name in names:
-        factory = _REGISTRY.get(name)
-        fake = (
-            factory.local_fake()
-            if isinstance(factory, type) and issubclass(factory, VenueAdapter)
-            else None
-        )
-        if fake is not None:
-            out[name] = fake
-    return out
-
-
-def create_adapter(name: str, config: Any) -> VenueAdapter:
-    """Build the adapter of venue ``name`` from its config section."""
-    _load_builtin()
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown venue {name!r} (known: {', '.join(sorted(_REGISTRY))})"
-        ) from None
-    return factory(config)
-
-
-def _load_builtin() -> None:
-    # Importing the venue packages registers them; kept lazy so `pmtape --help` stays fast.
-    from pmtape.venues import kalshi, limitless, polymarket, sim  # noqa: F401

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pmtape.config.models import KalshiVenueConfig
 from pmtape.core.book import Book
 from pmtape.core.events import BookDelta, BookSnapshot, Event, Level
-from pmtape.venues.base import HttpMeta, Normalizer, VenueSession
+from pmtape.net.session import HttpMeta, VenueSession
+from pmtape.venues.base import Normalizer
 from pmtape.venues.kalshi import KalshiAdapter
 from pmtape.venues.kalshi.auth import generate_key_pair
 from pmtape.venues.kalshi.fake import FakeKalshi

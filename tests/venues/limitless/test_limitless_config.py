@@ -7,8 +7,8 @@ import pytest
 from pmtape.config import load_config
 from pmtape.core.errors import ConfigError
 from pmtape.net.restpoll import RestPollSession
-from pmtape.venues.base import create_adapter
 from pmtape.venues.limitless.ws import LimitlessFeedSession
+from pmtape.venues.registry import create_adapter
 
 
 def test_defaults_are_the_real_hosts_off_and_rest() -> None:

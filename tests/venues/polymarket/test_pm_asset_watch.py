@@ -12,7 +12,7 @@ from pmtape.collect.state import VenueBooks
 from pmtape.collect.venue import VenueCollector
 from pmtape.core.book import Book
 from pmtape.core.instrument import Instrument
-from pmtape.venues.base import BookWatch
+from pmtape.net.session import BookWatch
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer
 from pmtape.venues.polymarket.ws import _AssetWatch
 

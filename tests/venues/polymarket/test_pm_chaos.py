@@ -21,9 +21,9 @@ from pmtape.core.book import BookStatus
 from pmtape.core.clock import now_ms
 from pmtape.discovery.service import discover_once
 from pmtape.ops.gate import run_gate
-from pmtape.venues.base import create_adapter
 from pmtape.venues.polymarket.fake import FakePolymarket
 from pmtape.venues.polymarket.fake_faults import FakeFaults
+from pmtape.venues.registry import create_adapter
 from tests.helpers import eventually
 
 SILENCE_S = 10.0

@@ -6,10 +6,10 @@ import pytest
 
 from pmtape.config import load_config
 from pmtape.core.errors import ConfigError
-from pmtape.venues.base import available, create_adapter
 from pmtape.venues.polymarket import PolymarketAdapter
 from pmtape.venues.polymarket.constants import CLOB_URL, GAMMA_URL, LIMITS, WS_URL
 from pmtape.venues.polymarket.ws import MarketChannelSession
+from pmtape.venues.registry import available, create_adapter
 
 
 def test_off_by_default_with_the_real_public_urls() -> None:

@@ -11,7 +11,7 @@ from pmtape.config.models import PolymarketVenueConfig
 from pmtape.core.book import Book
 from pmtape.core.clock import now_ms
 from pmtape.core.events import BookDelta, BookSnapshot, Event
-from pmtape.venues.base import HttpMeta, VenueSession
+from pmtape.net.session import HttpMeta, VenueSession
 from pmtape.venues.polymarket import PolymarketAdapter
 from pmtape.venues.polymarket.fake import FakePolymarket
 from pmtape.venues.polymarket.fake_wire import WireEncoder

@@ -17,7 +17,8 @@ import msgspec
 
 from pmtape.core.errors import VenueProtocolError
 from pmtape.net.http import HttpClient, HttpStatusError
-from pmtape.venues.base import DECODE_ERRORS, HttpMeta
+from pmtape.net.session import HttpMeta
+from pmtape.venues.base import DECODE_ERRORS
 from pmtape.venues.kalshi.constants import EVENTS, MARKETS, ORDERBOOKS, ORDERBOOKS_MAX, TRADES
 
 Body = tuple[bytes, int, HttpMeta]

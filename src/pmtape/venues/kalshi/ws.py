@@ -37,7 +37,7 @@ import aiohttp
 
 from pmtape.core.errors import VenueAuthError
 from pmtape.net.backoff import Backoff
-from pmtape.venues.base import FrameSink, VenueSession
+from pmtape.net.session import FrameSink, VenueSession
 from pmtape.venues.kalshi.auth import KalshiSigner
 from pmtape.venues.kalshi.constants import CHANNEL_BOOK, CHANNEL_TRADE, MAX_FRAME_BYTES, STREAM_WS
 from pmtape.venues.kalshi.ws_subs import Inspection, SubTable

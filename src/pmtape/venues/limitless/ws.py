@@ -36,7 +36,8 @@ import msgspec
 from pmtape.core.clock import mono_s
 from pmtape.net.backoff import Backoff
 from pmtape.net.http import USER_AGENT
-from pmtape.venues.base import DECODE_ERRORS, FrameSink, VenueSession
+from pmtape.net.session import FrameSink, VenueSession
+from pmtape.venues.base import DECODE_ERRORS
 from pmtape.venues.limitless import sio
 from pmtape.venues.limitless.constants import (
     DEFAULT_PING_INTERVAL_MS,

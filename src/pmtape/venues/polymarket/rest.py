@@ -16,7 +16,8 @@ import msgspec
 
 from pmtape.core.errors import VenueProtocolError
 from pmtape.net.http import HttpClient, HttpStatusError
-from pmtape.venues.base import DECODE_ERRORS, HttpMeta
+from pmtape.net.session import HttpMeta
+from pmtape.venues.base import DECODE_ERRORS
 from pmtape.venues.polymarket.constants import (
     BOOKS_BATCH_MAX,
     CLOB_BOOK,

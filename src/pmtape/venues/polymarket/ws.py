@@ -25,8 +25,8 @@ from typing import Any
 import msgspec
 
 from pmtape.core.clock import mono_s
+from pmtape.net.session import BookWatch, FrameSink, VenueSession
 from pmtape.net.wsengine import ShardedWsSession, WsHooks, WsSettings
-from pmtape.venues.base import BookWatch, FrameSink, VenueSession
 from pmtape.venues.polymarket.constants import OP_SUBSCRIBE, OP_UNSUBSCRIBE, PING, PONG
 from pmtape.venues.polymarket.messages import MarketSubscription, SubscriptionUpdate
 

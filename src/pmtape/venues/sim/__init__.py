@@ -5,40 +5,6 @@ rolling series, fixed anchor), so the tokens discovered are the tokens a session
 even when discovery and collection run in different processes.
 """
 
-from __future__ import annotations
-
-from pmtape.config.models import SimVenueConfig
-from pmtape.venues.base import DiscoveryResult, Normalizer, VenueAdapter, VenueSession, register
-from pmtape.venues.sim.constants import VENUE
-from pmtape.venues.sim.discovery import discover_sim, universe_for
-from pmtape.venues.sim.generator import SimGenerator
-from pmtape.venues.sim.normalize import SimNormalizer
-from pmtape.venues.sim.ws import SimSession
+from pmtape.venues.sim.adapter import SimAdapter
 
 __all__ = ["SimAdapter"]
-
-
-@register(VENUE)
-class SimAdapter(VenueAdapter):
-    """The sim venue, built from its ``[venues.sim]`` config section."""
-
-    config: SimVenueConfig
-
-    def __init__(self, config: SimVenueConfig | None = None) -> None:
-        super().__init__(config if config is not None else SimVenueConfig.model_validate({}))
-        self._universe = universe_for(self.config)
-
-    async def discover(self, now_ms: int) -> DiscoveryResult:
-        """Return the sim markets open at ``now_ms``."""
-        return discover_sim(self.config, now_ms, self._universe)
-
-    def new_session(self) -> VenueSession:
-        """Return a fresh live session over its own copy of the universe."""
-        cfg = self.config
-        generator = SimGenerator(universe_for(cfg), cfg.seed, trade_ratio=cfg.trade_ratio)
-        # Small chunks keep the simulated venue from holding the loop for long stretches.
-        return SimSession(generator, cfg.updates_per_sec, max_chunk=250)
-
-    def new_normalizer(self) -> Normalizer:
-        """Return a fresh sim normalizer."""
-        return SimNormalizer()

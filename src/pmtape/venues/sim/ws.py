@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 
 from pmtape.core.clock import mono_s, now_ms
-from pmtape.venues.base import FrameSink, VenueSession
+from pmtape.net.session import FrameSink, VenueSession
 from pmtape.venues.sim.constants import (
     FRAME_MAX_MESSAGES,
     SESSION_BOOKS_PER_TURN,

@@ -17,9 +17,8 @@ import msgspec
 
 from pmtape.capture.bundle import ShardedCapture
 from pmtape.capture.format import FrameKind
-from pmtape.capture.format import HttpMeta as CaptureHttpMeta
+from pmtape.core.http import HttpMeta
 from pmtape.core.instrument import Instrument
-from pmtape.venues.base import HttpMeta
 
 LOCAL = "local"
 _SESSION_KINDS = {"connected": FrameKind.CONNECT, "disconnected": FrameKind.DISCONNECT}
@@ -51,13 +50,6 @@ class Recorder:
 
     def http(self, stream: str, payload: bytes, rx_wall_ns: int, meta: HttpMeta) -> None:
         """Record one HTTP body with how it was fetched."""
-        cmeta = CaptureHttpMeta(
-            method=meta.method,
-            url=meta.url,
-            status=meta.status,
-            latency_ns=int(meta.latency_ms * 1_000_000),
-            params=meta.params or None,
-        )
         self._cap.append(
             self.shard,
             FrameKind.HTTP_RESPONSE,
@@ -65,7 +57,7 @@ class Recorder:
             payload,
             rx_wall_ns,
             time.monotonic_ns(),
-            cmeta,
+            meta,
         )
 
     def local(self, kind: FrameKind, body: dict[str, Any]) -> None:
