@@ -27,11 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pmtape.config.models import WriterConfig
 from pmtape.core.book import Book
 from pmtape.store.files import parquet_options, sort_rows, write_parquet
 from pmtape.store.layout import snapshot_path
-from pmtape.store.parquet import ParquetSink, split_by_bucket
+from pmtape.store.parquet import ParquetSink, WriterSettings, split_by_bucket
 from pmtape.store.rows import SnapshotBatch
 
 TICK = 10_000  # 0.01 in e6
@@ -217,7 +216,7 @@ def run_direct(args: argparse.Namespace, out: Path, figures: Figures) -> None:
 
 def run_sink(args: argparse.Namespace, out: Path, figures: Figures) -> None:
     """Submit one batch per round to a ParquetSink; measure its writer thread's CPU time."""
-    sink = ParquetSink(out / "sink", WriterConfig(flush_rows=args.flush_rows))
+    sink = ParquetSink(out / "sink", WriterSettings(flush_rows=args.flush_rows))
     scratch = Figures()
     submitted = 0
     cpu0 = time.process_time()

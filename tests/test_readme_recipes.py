@@ -25,9 +25,8 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from pmtape.config.models import WriterConfig
 from pmtape.store.files import read_table
-from pmtape.store.parquet import ParquetSink
+from pmtape.store.parquet import ParquetSink, WriterSettings
 from pmtape.store.rows import SnapshotBatch, TradeBatch
 from tests.store.factories import make_book, utc_ms
 
@@ -121,7 +120,7 @@ def records(result: Any) -> list[Row]:
 
 def write_archive(data_dir: Path) -> None:
     """Write snapshots and trades of two venues over two hours through pmtape's writer."""
-    sink = ParquetSink(data_dir, WriterConfig(flush_s=3600.0, flush_rows=1_000_000)).start()
+    sink = ParquetSink(data_dir, WriterSettings(flush_s=3600.0, flush_rows=1_000_000)).start()
     try:
         for v, venue in enumerate(VENUES):
             snaps, trades = SnapshotBatch(), TradeBatch()

@@ -8,12 +8,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pmtape.config.models import WriterConfig
 from pmtape.core.errors import StoreError
 from pmtape.store.atomic import tmp_path_for
 from pmtape.store.files import read_snapshots, read_table
 from pmtape.store.layout import bucket_start_ms, snapshot_path
-from pmtape.store.parquet import ParquetSink, split_by_bucket
+from pmtape.store.parquet import ParquetSink, WriterSettings, split_by_bucket
 from pmtape.store.rows import SnapshotBatch
 from tests.helpers import eventually_sync
 from tests.store.factories import make_book, snapshot_table, trade_batch, utc_ms
@@ -33,7 +32,7 @@ def sinks() -> Iterator[list[ParquetSink]]:
 
 
 def _sink(sinks: list[ParquetSink], data: Path, start: bool = True, **cfg: float) -> ParquetSink:
-    sink = ParquetSink(data, WriterConfig(**cfg))
+    sink = ParquetSink(data, WriterSettings(**cfg))
     sinks.append(sink.start() if start else sink)
     return sink
 
@@ -197,7 +196,7 @@ def test_bad_arguments_are_refused(tmp_path: Path, sinks: list[ParquetSink]) -> 
 
 
 def test_close_without_start_writes_synchronously(tmp_path: Path) -> None:
-    sink = ParquetSink(tmp_path / "data", WriterConfig(**SLOW))
+    sink = ParquetSink(tmp_path / "data", WriterSettings(**SLOW))
     sink.submit("snapshots", "sim", snapshot_table([T0, B1]))
     sink.close()
     assert _rows(tmp_path / "data") == 2

@@ -24,7 +24,7 @@ from pmtape.config.models import Config
 from pmtape.proc.looplag import LoopLagMonitor
 from pmtape.proc.runner import loop_name
 from pmtape.store.active import active_snapshot_path
-from pmtape.store.parquet import ParquetSink
+from pmtape.store.parquet import ParquetSink, WriterSettings
 from pmtape.venues.base import VenueAdapter
 
 _GC_GEN0 = 20_000
@@ -72,7 +72,7 @@ class Collector:
         run_id: str | None = None,
     ) -> None:
         self.config = config
-        self.sink = ParquetSink(config.data_dir, config.writer)
+        self.sink = ParquetSink(config.data_dir, writer_settings(config))
         if capture is None:
             capture = config.capture.enabled
         self.run = CaptureRun(config, list(adapters), run_id) if capture else None
@@ -174,7 +174,7 @@ class Collector:
     async def _heartbeat_loop(self) -> None:
         if self.run is None:
             return
-        queue_cap = self.config.writer.queue_max_batches
+        queue_cap = self.sink.settings.queue_max_batches
         while True:
             await asyncio.sleep(_HEARTBEAT_S)
             ws = self.sink.stats()
@@ -244,6 +244,18 @@ class Collector:
                 sum(self.run.dropped_frames(n) for n in self.venues) if self.run else 0
             ),
         )
+
+
+def writer_settings(config: Config) -> WriterSettings:
+    """Return the Parquet writer's settings from the config's ``writer`` section."""
+    w = config.writer
+    return WriterSettings(
+        flush_rows=w.flush_rows,
+        flush_s=w.flush_s,
+        bucket_minutes=w.bucket_minutes,
+        compression_level=w.compression_level,
+        queue_max_batches=w.queue_max_batches,
+    )
 
 
 def _by_status(counts: Mapping[int, int]) -> str:

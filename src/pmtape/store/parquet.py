@@ -44,7 +44,6 @@ from typing import Final, TypeAlias
 import numpy as np
 import pyarrow as pa
 
-from pmtape.config.models import WriterConfig
 from pmtape.core.clock import mono_s, now_ms
 from pmtape.store.atomic import cleanup_stale_tmp_tree
 from pmtape.store.files import read_snapshots, read_table, sort_rows, write_bucket, write_parquet
@@ -65,6 +64,7 @@ __all__ = [
     "TRADES",
     "ParquetSink",
     "TableKind",
+    "WriterSettings",
     "bucket_start_ms",
     "read_snapshots",
     "read_table",
@@ -83,6 +83,22 @@ _STOP: Final = object()
 _RETRY_MAX_S = 60.0
 _DROP_LOG_EVERY_S = 10.0
 _SINGULAR: Final = {SNAPSHOTS: "snapshot", TRADES: "trade"}
+
+
+@dataclass(frozen=True, slots=True)
+class WriterSettings:
+    """The Parquet writer's numbers: when to flush, how long a file bucket is, compression."""
+
+    flush_rows: int = 50_000
+    """Flush a venue's buffer at this many rows."""
+    flush_s: float = 5.0
+    """Flush at least this often."""
+    bucket_minutes: int = 5
+    """File bucket length; divides 60."""
+    compression_level: int = 3
+    """zstd level."""
+    queue_max_batches: int = 1024
+    """Writer queue bound (overflow counted)."""
 
 
 @dataclass
@@ -114,16 +130,16 @@ class ParquetSink:
     def __init__(
         self,
         data_dir: Path,
-        config: WriterConfig | None = None,
+        settings: WriterSettings | None = None,
         *,
         shard: str | None = None,
         max_pending_rows: int | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.config = config or WriterConfig()
+        self.settings = settings or WriterSettings()
         self.shard = None if shard is None else check_name("shard", shard)
-        self._bucket_ms = self.config.bucket_minutes * 60_000
-        self._max_pending = max_pending_rows or 8 * self.config.flush_rows
+        self._bucket_ms = self.settings.bucket_minutes * 60_000
+        self._max_pending = max_pending_rows or 8 * self.settings.flush_rows
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._pending: dict[_Key, _Pending] = {}
         self._latest: dict[tuple[str, str], int] = {}
@@ -159,7 +175,7 @@ class ParquetSink:
         if self._closing:
             self._count_dropped(table_kind, rows, "sink is closed")
             return False
-        if self._queue.qsize() >= self.config.queue_max_batches:
+        if self._queue.qsize() >= self.settings.queue_max_batches:
             self._count_dropped(table_kind, rows, "writer queue full")
             return False
         self._queue.put((table_kind, venue, batch))
@@ -275,7 +291,7 @@ class ParquetSink:
     def _wait_s(self) -> float | None:
         if not self._pending:
             return None
-        flush_s = self.config.flush_s
+        flush_s = self.settings.flush_s
         due = min(max(p.first_mono + flush_s, p.retry_mono) for p in self._pending.values())
         return min(max(due - mono_s(), 0.0), flush_s)
 
@@ -325,8 +341,8 @@ class ParquetSink:
         kind, venue, bucket = key
         return (
             bucket < self._latest[(kind, venue)]
-            or pending.rows >= self.config.flush_rows
-            or now - pending.first_mono >= self.config.flush_s
+            or pending.rows >= self.settings.flush_rows
+            or now - pending.first_mono >= self.settings.flush_s
         )
 
     def _flush(self, key: _Key, pending: _Pending, now: float) -> None:
@@ -340,14 +356,14 @@ class ParquetSink:
                 venue,
                 bucket,
                 rows,
-                flush_rows=self.config.flush_rows,
-                compression_level=self.config.compression_level,
+                flush_rows=self.settings.flush_rows,
+                compression_level=self.settings.compression_level,
                 presorted=in_order,
                 shard=self.shard,
             )
         except Exception as exc:
             pending.failures += 1
-            backoff = min(self.config.flush_s * 2 ** (pending.failures - 1), _RETRY_MAX_S)
+            backoff = min(self.settings.flush_s * 2 ** (pending.failures - 1), _RETRY_MAX_S)
             pending.retry_mono = now + backoff
             self._stats["errors"] += 1
             log.error(
