@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 
 def now_ms() -> int:
@@ -24,3 +27,22 @@ def utc_date(ms: int) -> str:
 def iso_utc(ms: int) -> str:
     """Return an ISO-8601 UTC string of an epoch-ms instant."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def iso_ms(text: str | None, *, naive_utc: bool = False) -> int | None:
+    """Parse an ISO-8601 / RFC3339 instant (``Z`` or offset, any fraction) to epoch ms.
+
+    None if it is empty or bad; a naive stamp (no offset, or a bare date) is None too, unless
+    ``naive_utc`` says the venue means UTC.
+    """
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        if not naive_utc:
+            return None
+        when = when.replace(tzinfo=UTC)
+    return (when - _EPOCH) // _MS

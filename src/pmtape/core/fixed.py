@@ -137,3 +137,23 @@ def format_e6(value: int) -> str:
     if not frac:
         return f"{sign}{whole}"
     return f"{sign}{whole}.{frac:06d}".rstrip("0")
+
+
+_TOKEN_CACHE = 1 << 16
+_TOKENS: dict[bytes, int] = {}
+
+
+def token_e6(token: bytes) -> int:
+    """Parse a raw JSON number or string token (``0.52`` or ``"0.52"``) to e6, cached.
+
+    The same few hundred price and size tokens come all day, so each is parsed once; a token
+    that is not a decimal (``null``, ``true``) raises ``ValueError`` like ``parse_e6``.
+    """
+    value = _TOKENS.get(token)
+    if value is None:
+        text = token[1:-1] if token[:1] == b'"' else token
+        value = parse_e6(text.decode("ascii"))
+        if len(_TOKENS) >= _TOKEN_CACHE:
+            _TOKENS.clear()
+        _TOKENS[token] = value
+    return value

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from pmtape.config.models import KalshiVenueConfig
+from pmtape.core.clock import iso_ms
 from pmtape.core.instrument import Instrument, MarketInfo
 from pmtape.venues.base import DiscoveryResult
 from pmtape.venues.kalshi.constants import (
@@ -29,7 +30,6 @@ from pmtape.venues.kalshi.constants import (
     RULE,
     VENUE,
 )
-from pmtape.venues.kalshi.normalize import iso_ms
 from pmtape.venues.kalshi.rest import KalshiRest
 
 Number = str | int | float

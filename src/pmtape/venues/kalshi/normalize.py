@@ -27,11 +27,11 @@ Sequence gaps are not the normalizer's business: the session peeks at each frame
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
+from pmtape.core.clock import iso_ms
 from pmtape.core.errors import VenueProtocolError
 from pmtape.core.events import (
     ASK,
@@ -44,7 +44,7 @@ from pmtape.core.events import (
     TopOfBook,
     Trade,
 )
-from pmtape.core.fixed import E6_MAX, SCALE, parse_e6
+from pmtape.core.fixed import E6_MAX, SCALE, token_e6
 from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.kalshi.constants import (
     CONTROL_TYPES,
@@ -62,10 +62,6 @@ _BAD_NUMBER = (VenueProtocolError, ArithmeticError, ValueError, TypeError)
 _SEEN_TRADES_MAX = 100_000
 _TAKER = {"yes": "buy", "no": "sell", "bid": "buy", "ask": "sell"}
 _NULL = msgspec.Raw(b"null")
-_TOKEN_CACHE = 1 << 16
-_TOKENS: dict[bytes, int] = {}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
 _DATA_TYPES = frozenset({MSG_SNAPSHOT, MSG_DELTA, MSG_TRADE, MSG_TICKER, MSG_LIFECYCLE})
 
 Num = msgspec.Raw
@@ -433,19 +429,7 @@ def _positive(*values: Num) -> int | None:
 def num_e6(raw: Num) -> int | None:
     """Return a raw JSON number or decimal-string token as e6; None when null or absent."""
     token = bytes(raw)
-    return None if token == b"null" else _token_e6(token)
-
-
-def _token_e6(token: bytes) -> int:
-    # The same few hundred price and size tokens come all day: parse each once.
-    value = _TOKENS.get(token)
-    if value is None:
-        text = token[1:-1] if token[:1] == b'"' else token
-        value = parse_e6(text.decode("ascii"))
-        if len(_TOKENS) >= _TOKEN_CACHE:
-            _TOKENS.clear()
-        _TOKENS[token] = value
-    return value
+    return None if token == b"null" else token_e6(token)
 
 
 def _stamp(value: str | int | None) -> int | None:
@@ -455,14 +439,3 @@ def _stamp(value: str | int | None) -> int | None:
     if isinstance(value, str) and value:
         return iso_ms(value)
     return None
-
-
-def iso_ms(text: str) -> int | None:
-    """Parse an RFC3339 instant (``Z`` or offset, any fraction) to epoch ms; None if bad."""
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        return None
-    return (when - _EPOCH) // _MS

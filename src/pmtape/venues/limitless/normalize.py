@@ -20,13 +20,12 @@ never introduced is counted as ``unkeyed``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import msgspec
 
+from pmtape.core.clock import iso_ms
 from pmtape.core.errors import VenueProtocolError
 from pmtape.core.events import BookSnapshot, Event, Level, MarketStatus
-from pmtape.core.fixed import SCALE, parse_e6
+from pmtape.core.fixed import SCALE, token_e6
 from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.limitless import sio
 from pmtape.venues.limitless.constants import (
@@ -41,10 +40,6 @@ from pmtape.venues.limitless.constants import (
 
 _BAD_NUMBER = (VenueProtocolError, ArithmeticError, ValueError)
 _NULL = msgspec.Raw(b"null")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-_TOKEN_CACHE = 1 << 16
-_TOKENS: dict[bytes, int] = {}
 
 
 class _Lvl(msgspec.Struct, gc=False):
@@ -251,8 +246,8 @@ def _levels(levels: list[_Lvl] | None) -> list[Level] | None:
     book: dict[int, int] = {}
     try:
         for lvl in levels or ():
-            px = _token_e6(bytes(lvl.price))
-            sz = size_e6(_token_e6(bytes(lvl.size)))
+            px = token_e6(bytes(lvl.price))
+            sz = size_e6(token_e6(bytes(lvl.size)))
             if not 0 < px < SCALE or sz < 0:
                 return None
             if sz:
@@ -262,18 +257,6 @@ def _levels(levels: list[_Lvl] | None) -> list[Level] | None:
     except _BAD_NUMBER:
         return None
     return list(book.items())
-
-
-def _token_e6(token: bytes) -> int:
-    # The same few hundred price and size tokens come all day: parse each once.
-    value = _TOKENS.get(token)
-    if value is None:
-        text = token[1:-1] if token[:1] == b'"' else token
-        value = parse_e6(text.decode("ascii"))
-        if len(_TOKENS) >= _TOKEN_CACHE:
-            _TOKENS.clear()
-        _TOKENS[token] = value
-    return value  # "null" and the like raise: the book is bad
 
 
 def size_e6(shares_e6: int) -> int:
@@ -287,14 +270,3 @@ def _stamp(value: str | int | None) -> int | None:
     if isinstance(value, str) and value:
         return iso_ms(value)
     return None
-
-
-def iso_ms(text: str) -> int | None:
-    """Parse an ISO-8601 instant (``Z`` or offset) to epoch ms; None if bad or naive."""
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        return None
-    return (when - _EPOCH) // _MS

@@ -19,12 +19,12 @@ import contextlib
 import fnmatch
 import json
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from pmtape.config.models import PolymarketVenueConfig
+from pmtape.core import clock
 from pmtape.core.events import MarketStatus
 from pmtape.core.instrument import Instrument, MarketInfo
 from pmtape.venues.base import DiscoveryResult
@@ -217,16 +217,8 @@ def json_strings(value: str | list[str] | None) -> list[str]:
 
 
 def iso_ms(text: str | None) -> int | None:
-    """Parse an ISO-8601 instant (``Z``, offset or naive UTC) to epoch ms; None if bad."""
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)  # a bare date or naive stamp: Gamma means UTC
-    return int(when.timestamp() * 1000)
+    """Parse a Gamma instant to epoch ms; a naive stamp or a bare date means UTC there."""
+    return clock.iso_ms(text, naive_utc=True)
 
 
 def _sticky(kept: _Kept) -> _Kept:
