@@ -32,7 +32,7 @@ from pmtape.capture.options import WriterOptions
 from pmtape.capture.recorder import Recorder
 from pmtape.collect.state import VenueBooks
 from pmtape.core.instrument import Instrument
-from pmtape.venues.polymarket.fake_wire import WireEncoder
+from pmtape.venues.polymarket.fake.wire import WireEncoder
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer
 from pmtape.venues.sim.generator import SimGenerator, SimUniverse
 

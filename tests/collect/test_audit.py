@@ -12,7 +12,7 @@ from pmtape.collect.collector import Collector
 from pmtape.collect.rebuild import rebuild
 from pmtape.config import load_config
 from pmtape.discovery.service import discover_once
-from pmtape.venues.polymarket.fake import FakePolymarket
+from pmtape.venues.polymarket.fake.server import FakePolymarket
 from pmtape.venues.registry import create_adapter
 from tests.helpers import eventually
 

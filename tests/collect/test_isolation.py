@@ -19,7 +19,7 @@ import pytest
 from pmtape.config import load_config
 from pmtape.core.clock import now_ms
 from pmtape.store.files import read_snapshots
-from pmtape.venues.kalshi.fake import FakeKalshi
+from pmtape.venues.kalshi.fake.server import FakeKalshi
 from tests.collect.util import discovered_collector
 from tests.helpers import eventually
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pmtape.config import load_config
-from pmtape.venues.kalshi.fake import FakeKalshi
+from pmtape.venues.kalshi.fake.server import FakeKalshi
 from tests.collect.util import discovered_collector
 from tests.helpers import eventually
 from tests.venues.kalshi.util import KEY_ID, throwaway_key

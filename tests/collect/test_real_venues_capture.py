@@ -19,9 +19,9 @@ from pmtape.capture.verify import verify_bundle
 from pmtape.collect.rebuild import rebuild
 from pmtape.config import load_config
 from pmtape.store.files import read_table
-from pmtape.venues.kalshi.fake import FakeKalshi
-from pmtape.venues.limitless.fake import FakeLimitless
-from pmtape.venues.polymarket.fake import FakePolymarket
+from pmtape.venues.kalshi.fake.server import FakeKalshi
+from pmtape.venues.limitless.fake.server import FakeLimitless
+from pmtape.venues.polymarket.fake.server import FakePolymarket
 from tests.collect.util import discovered_collector
 from tests.helpers import eventually
 from tests.venues.kalshi.util import KEY_ID, throwaway_key

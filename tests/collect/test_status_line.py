@@ -23,7 +23,7 @@ from pmtape.core.book import Book
 from pmtape.core.events import Event
 from pmtape.discovery.service import discover_once
 from pmtape.venues.base import Normalizer
-from pmtape.venues.kalshi.fake import FakeKalshi
+from pmtape.venues.kalshi.fake.server import FakeKalshi
 from pmtape.venues.sim import SimAdapter
 from pmtape.venues.sim.normalize import SimNormalizer
 from tests.collect.status import status_fields

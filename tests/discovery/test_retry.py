@@ -10,7 +10,7 @@ import pytest
 from pmtape.cli.common import adapters_for
 from pmtape.config import load_config
 from pmtape.discovery.service import RETRY_ATTEMPTS, RETRY_MAX_WAIT_S, discover_once
-from pmtape.venues.limitless.fake import FakeLimitless
+from pmtape.venues.limitless.fake.server import FakeLimitless
 
 
 def _config(fake: FakeLimitless, data_dir: Path, **extra: Any) -> Any:

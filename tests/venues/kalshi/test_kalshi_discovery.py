@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pmtape.core.clock import now_ms
-from pmtape.venues.kalshi.fake import FakeKalshi
+from pmtape.venues.kalshi.fake.server import FakeKalshi
 from tests.venues.kalshi.util import adapter_for
 
 

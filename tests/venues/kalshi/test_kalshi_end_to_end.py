@@ -19,7 +19,7 @@ from pmtape.config import load_config
 from pmtape.core.clock import now_ms
 from pmtape.core.fixed import e6_to_float
 from pmtape.discovery.service import discover_once
-from pmtape.venues.kalshi.fake import FakeKalshi
+from pmtape.venues.kalshi.fake.server import FakeKalshi
 from pmtape.venues.registry import create_adapter
 from tests.helpers import eventually
 from tests.venues.kalshi.util import KEY_ID, throwaway_key

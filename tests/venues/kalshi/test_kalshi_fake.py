@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from pmtape.venues.kalshi import KalshiAdapter
-from pmtape.venues.kalshi.fake import FakeKalshi, KalshiFakeFaults
+from pmtape.venues.kalshi.fake.server import FakeKalshi, KalshiFakeFaults
 from tests.venues.kalshi.util import KEY_ID, adapter_for, throwaway_key
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pmtape.core.events import BookDelta, BookSnapshot, Event, MarketStatus, TopOfBook, Trade
 from pmtape.core.fixed import SCALE
-from pmtape.venues.kalshi.fake_wire import count_fp
+from pmtape.venues.kalshi.fake.wire import count_fp
 from pmtape.venues.kalshi.normalize import KalshiNormalizer, yes_book
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "kalshi"

@@ -8,7 +8,7 @@ import pytest
 
 from pmtape.core.events import Trade
 from pmtape.net.restpoll import RestPollSession
-from pmtape.venues.kalshi.fake import FakeKalshi, KalshiFakeFaults
+from pmtape.venues.kalshi.fake.server import FakeKalshi, KalshiFakeFaults
 from tests.helpers import eventually
 from tests.venues.kalshi.util import BookSink, adapter_for, running, settled
 

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from pmtape.core.events import Trade
-from pmtape.venues.kalshi.fake import FakeKalshi, KalshiFakeFaults
+from pmtape.venues.kalshi.fake.server import FakeKalshi, KalshiFakeFaults
 from pmtape.venues.kalshi.ws import KalshiWsSession
 from tests.helpers import eventually
 from tests.venues.kalshi.util import KEY_ID, BookSink, adapter_for, running, settled, throwaway_key

@@ -18,7 +18,7 @@ from pmtape.net.session import HttpMeta, VenueSession
 from pmtape.venues.base import Normalizer
 from pmtape.venues.kalshi import KalshiAdapter
 from pmtape.venues.kalshi.auth import generate_key_pair
-from pmtape.venues.kalshi.fake import FakeKalshi
+from pmtape.venues.kalshi.fake.server import FakeKalshi
 from pmtape.venues.kalshi.normalize import KalshiNormalizer
 from tests.helpers import eventually
 

@@ -20,8 +20,8 @@ import pytest
 from pmtape.collect.collector import Collector
 from pmtape.config import load_config
 from pmtape.discovery.service import discover_once
-from pmtape.venues.kalshi.fake import FakeKalshi
-from pmtape.venues.limitless.fake import FakeLimitless
+from pmtape.venues.kalshi.fake.server import FakeKalshi
+from pmtape.venues.limitless.fake.server import FakeLimitless
 from pmtape.venues.registry import create_adapter
 from tests.helpers import eventually
 from tests.venues.kalshi.util import KEY_ID, throwaway_key

@@ -11,7 +11,7 @@ import pytest
 from pmtape.config.models import LimitlessVenueConfig
 from pmtape.core.clock import now_ms
 from pmtape.venues.limitless.discovery import LimitlessDiscovery
-from pmtape.venues.limitless.fake import FakeLimitless
+from pmtape.venues.limitless.fake.server import FakeLimitless
 from tests.venues.limitless.util import adapter_for
 
 

@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from pmtape.venues.limitless import sio
-from pmtape.venues.limitless.fake import FakeLimitless, LimitlessFakeFaults
+from pmtape.venues.limitless.fake.server import FakeLimitless, LimitlessFakeFaults
 from pmtape.venues.limitless.ws import engineio_url
 
 

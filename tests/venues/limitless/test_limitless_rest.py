@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pmtape.net.restpoll import RestPollSession
-from pmtape.venues.limitless.fake import FakeLimitless, LimitlessFakeFaults
+from pmtape.venues.limitless.fake.server import FakeLimitless, LimitlessFakeFaults
 from tests.helpers import eventually
 from tests.venues.limitless.util import adapter_for, running, settled, sink
 

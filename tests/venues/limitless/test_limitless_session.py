@@ -6,7 +6,7 @@ import pytest
 
 from pmtape.core.clock import now_ms
 from pmtape.core.events import MarketStatus
-from pmtape.venues.limitless.fake import FakeLimitless, LimitlessFakeFaults
+from pmtape.venues.limitless.fake.server import FakeLimitless, LimitlessFakeFaults
 from pmtape.venues.limitless.ws import LimitlessFeedSession
 from tests.helpers import eventually
 from tests.venues.limitless.util import adapter_for, running, settled, sink

@@ -6,7 +6,7 @@ from typing import Any
 
 from pmtape.config.models import LimitlessVenueConfig
 from pmtape.venues.limitless import LimitlessAdapter
-from pmtape.venues.limitless.fake import FakeLimitless
+from pmtape.venues.limitless.fake.server import FakeLimitless
 from pmtape.venues.limitless.normalize import LimitlessNormalizer
 from tests.helpers import eventually
 from tests.venues.kalshi.util import BookSink, running

@@ -21,8 +21,8 @@ from pmtape.core.book import BookStatus
 from pmtape.core.clock import now_ms
 from pmtape.discovery.service import discover_once
 from pmtape.ops.gate import run_gate
-from pmtape.venues.polymarket.fake import FakePolymarket
-from pmtape.venues.polymarket.fake_faults import FakeFaults
+from pmtape.venues.polymarket.fake.faults import FakeFaults
+from pmtape.venues.polymarket.fake.server import FakePolymarket
 from pmtape.venues.registry import create_adapter
 from tests.helpers import eventually
 

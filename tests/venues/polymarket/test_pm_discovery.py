@@ -14,7 +14,7 @@ from pmtape.core.clock import now_ms
 from pmtape.core.events import MarketStatus
 from pmtape.discovery.service import discover_once
 from pmtape.venues.polymarket.discovery import GammaDiscovery, iso_ms, json_strings
-from pmtape.venues.polymarket.fake import FakeFaults, FakePolymarket
+from pmtape.venues.polymarket.fake.server import FakeFaults, FakePolymarket
 from tests.venues.polymarket.util import adapter_for
 
 GAMMA_FIXTURES = Path(__file__).parents[2] / "fixtures" / "polymarket" / "gamma"

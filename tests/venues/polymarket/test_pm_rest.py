@@ -9,7 +9,7 @@ import pytest
 
 from pmtape.core.errors import VenueTimeout
 from pmtape.net.restpoll import RestPollSession
-from pmtape.venues.polymarket.fake import FakeFaults, FakePolymarket
+from pmtape.venues.polymarket.fake.server import FakeFaults, FakePolymarket
 from tests.helpers import eventually
 from tests.venues.polymarket.util import BookSink, adapter_for, lasting_tokens, running, settled
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pmtape.venues.polymarket.fake import FakeFaults, FakePolymarket
+from pmtape.venues.polymarket.fake.server import FakeFaults, FakePolymarket
 from pmtape.venues.polymarket.ws import MarketChannelSession
 from tests.helpers import eventually
 from tests.venues.polymarket.util import (

@@ -13,8 +13,8 @@ from pmtape.core.clock import now_ms
 from pmtape.core.events import BookDelta, BookSnapshot, Event
 from pmtape.net.session import HttpMeta, VenueSession
 from pmtape.venues.polymarket import PolymarketAdapter
-from pmtape.venues.polymarket.fake import FakePolymarket
-from pmtape.venues.polymarket.fake_wire import WireEncoder
+from pmtape.venues.polymarket.fake.server import FakePolymarket
+from pmtape.venues.polymarket.fake.wire import WireEncoder
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer
 from pmtape.venues.sim.generator import SimGenerator, SimUniverse
 from tests.helpers import eventually

@@ -51,7 +51,7 @@ class KalshiAdapter(VenueAdapter):
     @classmethod
     def local_fake(cls) -> LocalFake:
         """Return a modest fake Kalshi (60 markets, 300 msgs/s) for the demo."""
-        from pmtape.venues.kalshi.fake import FakeKalshi  # the server stack, lazily
+        from pmtape.venues.kalshi.fake.server import FakeKalshi  # the server stack, lazily
 
         return FakeKalshi(markets=60, seed=7, rate=300.0)
 

@@ -32,7 +32,7 @@ from pmtape.venues.fakecli import (
     venue_flags,
 )
 from pmtape.venues.kalshi.auth import generate_key_pair, load_public_key
-from pmtape.venues.kalshi.fake import FakeKalshi, KalshiFakeFaults
+from pmtape.venues.kalshi.fake.server import FakeKalshi, KalshiFakeFaults
 
 KEY_ID_ENV = "PMTAPE_VENUES__KALSHI__API_KEY_ID"
 

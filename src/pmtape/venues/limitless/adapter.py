@@ -44,7 +44,7 @@ class LimitlessAdapter(VenueAdapter):
     @classmethod
     def local_fake(cls) -> LocalFake:
         """Return a modest fake Limitless (60 markets, 300 msgs/s) for the demo."""
-        from pmtape.venues.limitless.fake import FakeLimitless  # the server stack, lazily
+        from pmtape.venues.limitless.fake.server import FakeLimitless  # the server stack, lazily
 
         return FakeLimitless(markets=60, seed=7, rate=300.0)
 

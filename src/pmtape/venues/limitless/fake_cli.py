@@ -28,7 +28,7 @@ from pmtape.venues.fakecli import (
     serve,
     venue_flags,
 )
-from pmtape.venues.limitless.fake import FakeLimitless, LimitlessFakeFaults
+from pmtape.venues.limitless.fake.server import FakeLimitless, LimitlessFakeFaults
 
 
 def command(

@@ -50,7 +50,7 @@ class PolymarketAdapter(VenueAdapter):
     @classmethod
     def local_fake(cls) -> LocalFake:
         """Return a modest fake Polymarket (100 markets, 500 msgs/s) for the demo."""
-        from pmtape.venues.polymarket.fake import FakePolymarket  # the server stack, lazily
+        from pmtape.venues.polymarket.fake.server import FakePolymarket  # the server stack, lazily
 
         return FakePolymarket(markets=100, seed=7, rate=500.0, rolling_share=0.05)
 

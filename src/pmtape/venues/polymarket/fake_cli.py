@@ -73,7 +73,7 @@ def command(
         },
     )
     # Imported here so that `pmtape --help` does not load the fake's server stack.
-    from pmtape.venues.polymarket.fake import FakeFaults, FakePolymarket
+    from pmtape.venues.polymarket.fake.server import FakeFaults, FakePolymarket
 
     faults = FakeFaults(
         drop_every_s=drop_every,

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import random
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 from aiohttp import web
 
+from pmtape.core.events import Level
 from pmtape.venues.kalshi.constants import EVENTS_PAGE_MAX, MARKETS_PAGE_MAX, ORDERBOOKS_MAX
-from pmtape.venues.kalshi.messages import Market
-
-if TYPE_CHECKING:
-    from pmtape.venues.kalshi.fake import FakeKalshi
+from pmtape.venues.kalshi.fake.faults import KalshiFakeFaults
+from pmtape.venues.kalshi.messages import Event, Market, OrderbookFp, RestTrade
 
 _encode = msgspec.json.Encoder().encode
 PREFIX = "/trade-api/v2"
@@ -50,10 +51,37 @@ def _bad(message: str) -> web.Response:
     return _json({"code": "bad_request", "message": message, "service": "exchange"}, 400)
 
 
+class KalshiVenue(Protocol):
+    """What the HTTP side reads of the fake venue (``server.FakeKalshi``)."""
+
+    @property
+    def faults(self) -> KalshiFakeFaults: ...
+
+    @property
+    def stats(self) -> Counter[str]: ...
+
+    @property
+    def rng(self) -> random.Random: ...
+
+    def true_book(self, ticker: str) -> tuple[list[Level], list[Level]]: ...
+
+    def market_objects(self) -> list[Market]: ...
+
+    def event_objects(self, status: str | None, nested: bool) -> list[Event]: ...
+
+    def series_of(self, event_ticker: str) -> str: ...
+
+    def rest_book(self, ticker: str, depth: int = 0) -> OrderbookFp | None: ...
+
+    def recent_trades(self, ticker: str | None, min_ts_s: int) -> list[RestTrade]: ...
+
+    def snapshot_stats(self) -> dict[str, Any]: ...
+
+
 class FakeKalshiRest:
     """HTTP handlers of the fake, reading the fake's markets and ladders."""
 
-    def __init__(self, fake: FakeKalshi) -> None:
+    def __init__(self, fake: KalshiVenue) -> None:
         self.fake = fake
 
     def routes(self, app: web.Application) -> None:

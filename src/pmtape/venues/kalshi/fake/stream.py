@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pmtape.core.clock import now_ms
 from pmtape.venues.kalshi import constants as k
 from pmtape.venues.kalshi.auth import signing_message, verify
-from pmtape.venues.kalshi.fake_faults import KalshiFakeFaults
-from pmtape.venues.kalshi.fake_wire import WireEvent
+from pmtape.venues.kalshi.fake.faults import KalshiFakeFaults
+from pmtape.venues.kalshi.fake.wire import WireEvent
 from pmtape.venues.kalshi.messages import SnapshotBody
 
 _encode = msgspec.json.Encoder().encode

@@ -1,7 +1,7 @@
 """A local fake Polymarket: Gamma, CLOB REST and the market channel on loopback, one port.
 
 Driven by the sim generator (its true books and message stream), mapped to Polymarket's ids
-and wire (see ``fake_wire``). URL layout: ``/gamma`` (Gamma), ``/clob`` (CLOB REST),
+and wire (see ``wire``). URL layout: ``/gamma`` (Gamma), ``/clob`` (CLOB REST),
 ``/data`` (Data API), ``/ws/market`` (market channel), ``/debug/book?token_id=`` (the true
 book). In process::
 
@@ -26,12 +26,11 @@ from aiohttp import web
 from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
 from pmtape.core.fixed import e6_to_float, format_e6
-from pmtape.venues.fakebase import LoopbackFake
-from pmtape.venues.polymarket.fake_faults import FakeFaults
-from pmtape.venues.polymarket.fake_gamma import GammaCatalog
-from pmtape.venues.polymarket.fake_rest import FakeRest
-from pmtape.venues.polymarket.fake_stream import MarketChannel
-from pmtape.venues.polymarket.fake_wire import PmIds, WireEncoder
+from pmtape.venues.fake.base import LoopbackFake
+from pmtape.venues.polymarket.fake.faults import FakeFaults
+from pmtape.venues.polymarket.fake.rest import FakeRest, GammaCatalog
+from pmtape.venues.polymarket.fake.stream import MarketChannel
+from pmtape.venues.polymarket.fake.wire import PmIds, WireEncoder
 from pmtape.venues.polymarket.messages import BookMsg, MarketResolvedMsg, NewMarketMsg
 from pmtape.venues.sim.generator import GenMessage, GenTrade, SimMarket
 

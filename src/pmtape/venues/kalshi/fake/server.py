@@ -1,7 +1,7 @@
 """A local fake Kalshi: REST market data and the signed WebSocket on loopback, one port.
 
 Driven by the sim generator (its true books and message stream), mapped to Kalshi's tickers
-and wire (see ``fake_wire``). URL layout as on the venue: ``/trade-api/v2/...`` (REST) and
+and wire (see ``wire``). URL layout as on the venue: ``/trade-api/v2/...`` (REST) and
 ``/trade-api/ws/v2`` (WebSocket), plus ``/debug/book?ticker=`` (the true YES book). The
 WebSocket accepts only upgrades signed by one of ``keys`` (key id -> RSA public key). In
 process::
@@ -23,12 +23,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
 from pmtape.core.fixed import SCALE
-from pmtape.venues.fakebase import LoopbackFake
+from pmtape.venues.fake.base import LoopbackFake
 from pmtape.venues.kalshi.constants import WS_SIGN_PATH
-from pmtape.venues.kalshi.fake_faults import KalshiFakeFaults
-from pmtape.venues.kalshi.fake_rest import PREFIX, FakeKalshiRest
-from pmtape.venues.kalshi.fake_stream import KalshiChannel
-from pmtape.venues.kalshi.fake_wire import KalshiIds, Ladders, WireEncoder, count_fp, dollars, iso
+from pmtape.venues.kalshi.fake.faults import KalshiFakeFaults
+from pmtape.venues.kalshi.fake.rest import PREFIX, FakeKalshiRest
+from pmtape.venues.kalshi.fake.stream import KalshiChannel
+from pmtape.venues.kalshi.fake.wire import KalshiIds, Ladders, WireEncoder, count_fp, dollars, iso
 from pmtape.venues.kalshi.messages import (
     Event,
     Market,

@@ -1,7 +1,7 @@
 """A local fake Limitless: REST market data and the Socket.IO feed on loopback, one port.
 
 Driven by the sim generator (its true books and message stream), mapped to Limitless's slugs
-and wire (see ``fake_wire``). URL layout as on the venue: ``/markets/...`` (REST) and
+and wire (see ``wire``). URL layout as on the venue: ``/markets/...`` (REST) and
 ``/socket.io/?EIO=4&transport=websocket`` (Socket.IO, namespace ``/markets``), plus
 ``/debug/book?slug=`` (the true book). In process::
 
@@ -20,12 +20,12 @@ from aiohttp import web
 
 from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
-from pmtape.venues.fakebase import LoopbackFake
+from pmtape.venues.fake.base import LoopbackFake
 from pmtape.venues.limitless.constants import EIO_PATH
-from pmtape.venues.limitless.fake_faults import LimitlessFakeFaults
-from pmtape.venues.limitless.fake_rest import FakeLimitlessRest
-from pmtape.venues.limitless.fake_stream import MarketsNamespace
-from pmtape.venues.limitless.fake_wire import (
+from pmtape.venues.limitless.fake.faults import LimitlessFakeFaults
+from pmtape.venues.limitless.fake.rest import FakeLimitlessRest
+from pmtape.venues.limitless.fake.stream import MarketsNamespace
+from pmtape.venues.limitless.fake.wire import (
     DECOY_EVERY,
     GROUP_EVERY,
     decoys,

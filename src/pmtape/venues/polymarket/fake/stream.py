@@ -25,7 +25,7 @@ from aiohttp.abc import AbstractStreamWriter
 
 from pmtape.core.fixed import format_e6, parse_e6
 from pmtape.venues.polymarket.constants import PONG
-from pmtape.venues.polymarket.fake_faults import FakeFaults
+from pmtape.venues.polymarket.fake.faults import FakeFaults
 from pmtape.venues.polymarket.messages import (
     BestBidAskMsg,
     BookMsg,

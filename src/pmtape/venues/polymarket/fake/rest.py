@@ -4,37 +4,52 @@ Books are the generator's true books at the moment of the request, in the live o
 (best level last), with ``last_trade_price`` ``""`` until the token trades. Errors have
 the venue's shapes (``400 Invalid token id``, ``404 No orderbook exists ...``). Fault knobs
 (slow answers, 429/5xx with ``Retry-After``) apply to every venue route, not to debug.
+
+Gamma lists every active sim market with JSON-encoded ``outcomes``/``clobTokenIds``/
+``outcomePrices`` strings, string ``volume``/``liquidity`` with numeric twins, ISO dates,
+its parent event and (with ``include_tag=true``) its tags, paged by keyset cursors or the
+deprecated offsets. Decoys that a collector must filter out are mixed in: markets without
+an order book, inactive ones, ones past their end date but not yet closed, and closed ones
+(listed only when ``closed=true`` is asked for).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Callable
+import json
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from hashlib import blake2b
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 from aiohttp import web
 
+from pmtape.core.events import Level
 from pmtape.core.fixed import format_e6
 from pmtape.venues.polymarket.constants import BOOKS_BATCH_MAX, CLOB_CURSOR_END
-from pmtape.venues.polymarket.fake_gamma import (
-    DEPRECATION_HEADERS,
-    GammaError,
-    keyset_page,
-    legacy_page,
-)
-from pmtape.venues.polymarket.fake_wire import wire_levels
+from pmtape.venues.polymarket.fake.faults import FakeFaults
+from pmtape.venues.polymarket.fake.wire import PmIds, WireEncoder, wire_levels
 from pmtape.venues.polymarket.messages import RestBook
-
-if TYPE_CHECKING:
-    from pmtape.venues.polymarket.fake import FakePolymarket
+from pmtape.venues.sim.generator import SimGenerator, SimMarket
 
 _encode = msgspec.json.Encoder().encode
 _VENUE_PREFIXES = ("/gamma/", "/clob/", "/data/")
 _CLOB_PAGE = 500
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+KEYSET_MAX = 100
+LEGACY_MAX_OFFSET = 10_000
+DEPRECATION_HEADERS = {
+    "deprecation": "true",
+    "sunset": "Fri, 01 May 2026 00:00:00 GMT",
+    "warning": '299 - "use /markets/keyset"',
+}
+_HOUR_MS = 3_600_000
+TopOf = Callable[[str], tuple[str, str]]
+"""token -> (best_bid, best_ask) wire strings."""
 
 
 def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -43,10 +58,42 @@ def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) 
     )
 
 
+class PmVenue(Protocol):
+    """What the HTTP side reads of the fake venue (``server.FakePolymarket``)."""
+
+    @property
+    def faults(self) -> FakeFaults: ...
+
+    @property
+    def stats(self) -> Counter[str]: ...
+
+    @property
+    def rng(self) -> random.Random: ...
+
+    @property
+    def generator(self) -> SimGenerator: ...
+
+    @property
+    def ids(self) -> PmIds: ...
+
+    @property
+    def encoder(self) -> WireEncoder: ...
+
+    def true_book(self, asset_id: str) -> tuple[list[Level], list[Level]]: ...
+
+    def gamma_listing(self, query: Mapping[str, str]) -> list[dict[str, Any]]: ...
+
+    def clob_market(self, m: SimMarket) -> dict[str, Any]: ...
+
+    def recent_trades(self, conditions: str | None) -> list[dict[str, Any]]: ...
+
+    def snapshot_stats(self) -> dict[str, Any]: ...
+
+
 class FakeRest:
     """HTTP handlers of the fake, reading the fake's generator and catalog."""
 
-    def __init__(self, fake: FakePolymarket) -> None:
+    def __init__(self, fake: PmVenue) -> None:
         self.fake = fake
 
     def routes(self, app: web.Application) -> None:
@@ -235,3 +282,212 @@ def _trade_v1(row: dict[str, Any]) -> dict[str, Any]:
         "outcomeIndex": row["outcome_index"],
         "transactionHash": row["transaction_hash"],
     }
+
+
+# -- Gamma's catalog ---------------------------------------------------------------------------
+
+
+class GammaError(Exception):
+    """A request Gamma answers with a 4xx JSON error."""
+
+    def __init__(self, status: int, body: dict[str, str]) -> None:
+        super().__init__(body)
+        self.status = status
+        self.body = body
+
+
+class GammaCatalog:
+    """Gamma's view of the fake's markets (active ones plus decoys)."""
+
+    def __init__(self, ids: PmIds, *, decoys: bool = True) -> None:
+        self.ids = ids
+        self.decoys = decoys
+
+    def listing(
+        self, markets: list[SimMarket], now_ms: int, top_of: TopOf, query: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        """Return every market object matching the query's filters, in the asked order."""
+        with_tags = query.get("include_tag") == "true"
+        objs: list[dict[str, Any]] = []
+        for m in markets:
+            objs.append(self.market_object(m, now_ms, top_of, with_tags))
+            if self.decoys:
+                objs.extend(self._decoys(m, now_ms, with_tags))
+        objs = [o for o in objs if _passes(o, query)]
+        if query.get("order") in ("volume24hr", "liquidity", "volume"):
+            field = {"liquidity": "liquidityNum", "volume": "volumeNum"}.get(
+                query["order"], "volume24hr"
+            )
+            ascending = query.get("ascending", "true") == "true"
+            objs.sort(key=lambda o: (o[field] if ascending else -o[field], int(o["id"])))
+        return objs
+
+    def market_object(
+        self,
+        m: SimMarket,
+        now_ms: int,
+        top_of: TopOf,
+        with_tags: bool,
+        *,
+        variant: str = "",
+    ) -> dict[str, Any]:
+        """Return one Gamma market object (``variant`` names a decoy)."""
+        key = m.market_id + (f"#{variant}" if variant else "")
+        tokens = list(m.token_ids) if not variant else _decoy_tokens(key)
+        bid, ask = top_of(tokens[0])
+        end_ms = now_ms - _HOUR_MS if variant == "expired" else m.close_ts
+        volume24 = round(m.activity * 1000, 2)
+        obj: dict[str, Any] = {
+            "id": self.ids.gamma_id(key),
+            "question": m.title,
+            "conditionId": self.ids.condition_id(key),
+            "slug": m.slug + (f"-{variant}" if variant else ""),
+            "endDate": _iso(end_ms),
+            "endDateIso": _iso(end_ms)[:10],
+            "startDate": _iso(m.open_ts),
+            "outcomes": json.dumps(list(m.outcomes)),
+            "outcomePrices": json.dumps(_outcome_prices(bid, ask)),
+            "clobTokenIds": json.dumps(tokens),
+            "active": variant != "inactive",
+            "closed": variant == "closed",
+            "archived": False,
+            "enableOrderBook": variant != "no_book",
+            "acceptingOrders": not variant,
+            "volume": f"{m.activity * 50_000:.6f}",
+            "volumeNum": round(m.activity * 50_000, 6),
+            "liquidity": f"{m.activity * 2_000:.4f}",
+            "liquidityNum": round(m.activity * 2_000, 4),
+            "volume24hr": volume24,
+            "orderPriceMinTickSize": float(format_e6(m.tick_e6)),
+            "orderMinSize": 5,
+            "bestBid": float(bid),
+            "bestAsk": float(ask),
+            "lastTradePrice": 0.0,
+            "spread": round(float(ask) - float(bid), 6),
+            "negRisk": False,
+            "events": [_event(m, self.ids)],
+        }
+        if with_tags:
+            obj["tags"] = [_tag(t) for t in m.tags]
+        return obj
+
+    def _decoys(self, m: SimMarket, now_ms: int, with_tags: bool) -> list[dict[str, Any]]:
+        kinds = []
+        if m.slot % 7 == 3:
+            kinds.append("no_book")
+        if m.slot % 7 == 5:
+            kinds.append("expired")
+        if m.slot % 11 == 4:
+            kinds.append("inactive")
+        if m.slot % 13 == 6:
+            kinds.append("closed")
+        return [self.market_object(m, now_ms, _no_top, with_tags, variant=k) for k in kinds]
+
+
+def keyset_page(objs: list[dict[str, Any]], query: Mapping[str, str]) -> dict[str, Any]:
+    """Return one keyset page; ``next_cursor`` only when the page is full."""
+    if "offset" in query:
+        raise GammaError(422, {"type": "validation error", "error": "offset is not allowed"})
+    limit = _int(query.get("limit"), 20)
+    if not 1 <= limit <= KEYSET_MAX:
+        raise GammaError(422, {"type": "validation error", "error": "limit must be 1..100"})
+    start = _cursor_offset(query.get("after_cursor"))
+    page = objs[start : start + limit]
+    out: dict[str, Any] = {"markets": page}
+    if len(page) == limit:
+        out["next_cursor"] = base64.urlsafe_b64encode(f"o:{start + limit}".encode()).decode()
+    return out
+
+
+def legacy_page(
+    objs: list[dict[str, Any]], query: Mapping[str, str], max_offset: int = LEGACY_MAX_OFFSET
+) -> list[dict[str, Any]]:
+    """Return one legacy offset page (a bare array); 422 past the offset ceiling."""
+    offset = _int(query.get("offset"), 0)
+    limit = _int(query.get("limit"), 100)
+    if offset > max_offset:
+        raise GammaError(
+            422,
+            {
+                "type": "validation error",
+                "error": "offset too large, use /markets/keyset for deeper pagination",
+            },
+        )
+    return objs[offset : offset + max(limit, 0)]
+
+
+def _passes(obj: dict[str, Any], query: Mapping[str, str]) -> bool:
+    # Gamma's server default is effectively closed=false.
+    if obj["closed"] and query.get("closed", "false") != "true":
+        return False
+    if query.get("active") == "true" and not obj["active"]:
+        return False
+    if query.get("archived") == "false" and obj["archived"]:
+        return False
+    for param, field in (("liquidity_num_min", "liquidityNum"), ("volume_num_min", "volumeNum")):
+        if param in query and obj[field] < float(query[param]):
+            return False
+    return True
+
+
+def _cursor_offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        if text.startswith("o:"):
+            return int(text[2:])
+    except ValueError:
+        pass
+    raise GammaError(400, {"error": "invalid cursor"})
+
+
+def _int(text: str | None, default: int) -> int:
+    if text is None:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise GammaError(
+            422, {"type": "validation error", "error": f"not an int: {text}"}
+        ) from None
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _event(m: SimMarket, ids: PmIds) -> dict[str, Any]:
+    slug = m.slug  # a rolling series' event shares its window's slug, as on the venue
+    return {
+        "id": ids.gamma_id(f"event:{m.market_id}"),
+        "ticker": slug,
+        "slug": slug,
+        "title": m.title,
+        "active": True,
+        "closed": False,
+        "volume": round(m.activity * 50_000, 2),
+        "liquidity": round(m.activity * 2_000, 2),
+        "negRisk": False,
+    }
+
+
+def _tag(name: str) -> dict[str, str]:
+    tid = int.from_bytes(blake2b(name.encode(), digest_size=3).digest(), "big")
+    return {"id": str(tid), "label": name.replace("-", " ").title(), "slug": name}
+
+
+def _decoy_tokens(key: str) -> list[str]:
+    return [
+        str(int.from_bytes(blake2b(f"{key}:{o}".encode(), digest_size=32).digest(), "big"))
+        for o in ("yes", "no")
+    ]
+
+
+def _outcome_prices(bid: str, ask: str) -> list[str]:
+    mid = (float(bid) + float(ask)) / 2 if bid != "0" and ask != "1" else 0.5
+    return [f"{mid:.3f}", f"{1 - mid:.3f}"]
+
+
+def _no_top(_token: str) -> tuple[str, str]:
+    return "0", "1"

@@ -10,17 +10,19 @@ route, never to debug; good answers carry ``x-ratelimit-remaining``.
 from __future__ import annotations
 
 import asyncio
+import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 from aiohttp import web
 
+from pmtape.core.events import Level
 from pmtape.core.fixed import format_e6
 from pmtape.venues.limitless.constants import PAGE_MAX
-
-if TYPE_CHECKING:
-    from pmtape.venues.limitless.fake import FakeLimitless
+from pmtape.venues.limitless.fake.faults import LimitlessFakeFaults
+from pmtape.venues.limitless.messages import Market, Orderbook
 
 _encode = msgspec.json.Encoder().encode
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -33,10 +35,33 @@ def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) 
     )
 
 
+class LimitlessVenue(Protocol):
+    """What the HTTP side reads of the fake venue (``server.FakeLimitless``)."""
+
+    @property
+    def faults(self) -> LimitlessFakeFaults: ...
+
+    @property
+    def stats(self) -> Counter[str]: ...
+
+    @property
+    def rng(self) -> random.Random: ...
+
+    def true_book(self, slug: str) -> tuple[list[Level], list[Level]]: ...
+
+    def listing(self) -> list[Market]: ...
+
+    def market_detail(self, slug: str) -> Market | None: ...
+
+    def book(self, slug: str, *, rest: bool) -> Orderbook | None: ...
+
+    def snapshot_stats(self) -> dict[str, Any]: ...
+
+
 class FakeLimitlessRest:
     """HTTP handlers of the fake, reading the fake's markets and books."""
 
-    def __init__(self, fake: FakeLimitless) -> None:
+    def __init__(self, fake: LimitlessVenue) -> None:
         self.fake = fake
 
     def routes(self, app: web.Application) -> None:

@@ -33,8 +33,8 @@ from pmtape.venues.limitless.constants import (
     EV_SYSTEM,
     NAMESPACE,
 )
-from pmtape.venues.limitless.fake_faults import LimitlessFakeFaults
-from pmtape.venues.limitless.fake_wire import iso
+from pmtape.venues.limitless.fake.faults import LimitlessFakeFaults
+from pmtape.venues.limitless.fake.wire import iso
 from pmtape.venues.limitless.messages import EngineOpen, Orderbook
 
 Books = Callable[[str], Orderbook | None]

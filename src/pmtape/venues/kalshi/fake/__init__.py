@@ -1,0 +1,1 @@
+"""The local fake Kalshi: its server, HTTP side, stream, wire and fault knobs."""
