@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pmtape.config.models import VenueConfig
 from pmtape.core.instrument import Instrument
 from pmtape.schedule.churn import SubscriptionPlan, SubscriptionPlanner
-from pmtape.schedule.scheduler import Scheduler, Targets
+from pmtape.schedule.scheduler import Scheduler, ScheduleSettings, Targets
 
 
 class Subscriptions:
@@ -84,15 +83,15 @@ def run_collector(
 
 
 def test_churn_sized_rotation_really_subscribes_every_instrument() -> None:
-    config = VenueConfig(
-        max_subs=20, hot_count=4, rotation_period_s=60, subscription_churn_limit_per_minute=8
+    config = ScheduleSettings(
+        max_subs=20, hot_count=4, rotation_period_s=60, churn_limit_per_minute=8
     )
     universe = [
         Instrument(venue="v", market_id=f"m{n:03d}", instrument_id="y", poll_key="p")
         for n in range(116)  # 4 HOT + a ring of 112 = 7 whole WARM windows of 16
     ]
     everyone = {i.instrument_key for i in universe}
-    sized = Scheduler.from_config("v", config)  # step 3: 6 of the 8 changes a period
+    sized = Scheduler.from_settings("v", config)  # step 3: 6 of the 8 changes a period
     assert sized.rotation_step == 3
     sized.update_universe(universe, None)
     periods = math.ceil((112 - 16) / 3) + 1

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from pmtape.config.models import VenueConfig
 from pmtape.core.instrument import Instrument
-from pmtape.schedule.scheduler import Scheduler
+from pmtape.schedule.scheduler import Scheduler, ScheduleSettings
 
 
 def inst(n: int, venue: str = "v", **kw: Any) -> Instrument:
@@ -99,11 +98,11 @@ def test_sliding_window_moves_by_the_step_and_visits_everything() -> None:
     assert set().union(*windows) == {key(n) for n in range(50)}
 
 
-def test_from_config_sizes_the_step_to_the_churn_limit() -> None:
+def test_from_settings_sizes_the_step_to_the_churn_limit() -> None:
     # 20 a minute for 180 s: 30 swaps a period, three quarters of them for rotation
-    assert Scheduler.from_config("v", VenueConfig()).rotation_step == 22
-    config = VenueConfig(subscription_churn_limit_per_minute=1, rotation_period_s=10)
-    assert Scheduler.from_config("v", config).rotation_step == 1
+    assert Scheduler.from_settings("v", ScheduleSettings()).rotation_step == 22
+    config = ScheduleSettings(churn_limit_per_minute=1, rotation_period_s=10)
+    assert Scheduler.from_settings("v", config).rotation_step == 1
 
 
 def test_small_universe_subscribes_everything_without_rotating() -> None:
@@ -125,9 +124,9 @@ def test_rotation_waits_a_period_and_a_late_call_rotates_once() -> None:
     assert scheduler.targets(185.0).warm == [key(6), key(7)]
 
 
-def test_hot_plus_warm_never_exceeds_max_subs_from_config() -> None:
-    config = VenueConfig(max_subs=12, hot_count=12, rotation_period_s=30)
-    scheduler = Scheduler.from_config("v", config)
+def test_hot_plus_warm_never_exceeds_max_subs_from_settings() -> None:
+    config = ScheduleSettings(max_subs=12, hot_count=12, rotation_period_s=30)
+    scheduler = Scheduler.from_settings("v", config)
     scheduler.update_universe(universe(50), None)
     targets = scheduler.targets(0.0)
     assert (len(targets.hot), targets.warm) == (12, [])

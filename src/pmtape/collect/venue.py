@@ -29,7 +29,7 @@ from pmtape.core.instrument import Instrument
 from pmtape.net.http import error_answer
 from pmtape.net.session import HttpMeta
 from pmtape.schedule.churn import SubscriptionPlanner
-from pmtape.schedule.scheduler import Scheduler
+from pmtape.schedule.scheduler import Scheduler, ScheduleSettings
 from pmtape.schedule.scores import load_scores
 from pmtape.store.active import ActiveSetReader
 from pmtape.store.parquet import ParquetSink
@@ -71,7 +71,15 @@ class VenueCollector:
         self.state = VenueBooks(
             self.name, adapter.new_normalizer(), top_k, int(vcfg.stale_after_s * 1000) or None
         )
-        self.scheduler = Scheduler.from_config(self.name, vcfg)
+        self.scheduler = Scheduler.from_settings(
+            self.name,
+            ScheduleSettings(
+                max_subs=vcfg.max_subs,
+                hot_count=vcfg.hot_count,
+                rotation_period_s=vcfg.rotation_period_s,
+                churn_limit_per_minute=vcfg.subscription_churn_limit_per_minute,
+            ),
+        )
         self.planner = SubscriptionPlanner(vcfg.subscription_churn_limit_per_minute)
         self.active = ActiveSetReader(active_path)
         self.snapshotter = Snapshotter()

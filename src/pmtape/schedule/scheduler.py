@@ -17,7 +17,7 @@ ring). The cursor is a key, not an index: when instruments appear or disappear t
 starts at the first key at or after it, so the ring keeps turning, new instruments are
 reached in their place and removed ones simply drop out.
 
-A smaller step makes the window slide. ``from_config`` sizes it to what the churn limit can
+A smaller step makes the window slide. ``from_settings`` sizes it to what the churn limit can
 deliver: a WARM swap costs two changes (subscribe + unsubscribe), so one period affords
 ``churn_limit_per_minute * rotation_period_s / 120`` swaps; the step takes three quarters of
 that, leaving room for HOT changes and for catching up after start-up. With the defaults
@@ -30,16 +30,30 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
 
-from pmtape.config.models import VenueConfig
 from pmtape.core.instrument import Instrument
 
 HotSource = Literal["stats", "activity"]
 
 _STEP_SHARE = 0.75  # of the churn budget, for WARM rotation
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """One venue's scheduling numbers: how many subscriptions, how many HOT, how fast WARM turns."""
+
+    max_subs: int = 200
+    """Cap on HOT + WARM subscriptions."""
+    hot_count: int = 40
+    """Instruments always subscribed."""
+    rotation_period_s: float = 180.0
+    """WARM rotation period."""
+    churn_limit_per_minute: int = 20
+    """Subscribe + unsubscribe requests per minute at most."""
 
 
 class Targets(msgspec.Struct, frozen=True):
@@ -83,15 +97,15 @@ class Scheduler:
         self.rotations = 0
 
     @classmethod
-    def from_config(cls, venue: str, config: VenueConfig) -> Scheduler:
+    def from_settings(cls, venue: str, settings: ScheduleSettings) -> Scheduler:
         """Build a venue's scheduler, its WARM step sized to the churn limit."""
-        swaps = config.subscription_churn_limit_per_minute * config.rotation_period_s / 120
+        swaps = settings.churn_limit_per_minute * settings.rotation_period_s / 120
         swaps *= _STEP_SHARE
         return cls(
             venue,
-            config.hot_count,
-            config.max_subs,
-            config.rotation_period_s,
+            settings.hot_count,
+            settings.max_subs,
+            settings.rotation_period_s,
             rotation_step=max(1, int(swaps)),
         )
 
