@@ -19,9 +19,8 @@ from typing import Any, get_args
 from fakeproc import fake_polymarket
 from pmtape.collect.collector import Collector
 from pmtape.config import load_config
-from pmtape.config.models import EventLoopChoice
 from pmtape.discovery.service import discover_once
-from pmtape.proc.runner import loop_factory
+from pmtape.proc.runner import EventLoopChoice, loop_factory
 from pmtape.venues.registry import create_adapter
 
 

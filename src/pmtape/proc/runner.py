@@ -14,14 +14,15 @@ import importlib.util
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from pmtape.config.models import EventLoopChoice
 from pmtape.core.errors import ConfigError
 
 R = TypeVar("R")
+EventLoopChoice = Literal["auto", "uvloop", "asyncio"]
+"""Which event loop runs a long-lived command: uvloop's where installed (``auto``), or as named."""
 
 
 def loop_factory(choice: EventLoopChoice = "auto") -> Callable[[], asyncio.AbstractEventLoop]:
