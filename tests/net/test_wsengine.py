@@ -13,31 +13,33 @@ import pytest
 from aiohttp import web
 
 from pmtape.net.session import HttpMeta
-from pmtape.net.wsengine import ShardedWsSession, WsHooks, WsSettings
+from pmtape.net.wsengine import ShardedWsSession, WsSettings
+from pmtape.net.wsproto import FrameAction, WsProtocol
 from tests.helpers import eventually
 from tests.net.server import free_port, serve
 
+_PONG = FrameAction(deliver=False, live=False, count="keepalive_replies")
 
-class LineHooks(WsHooks):
+
+class LineHooks(WsProtocol):
     """A made-up venue: ``SUB a b``, ``ADD c``, ``DEL a``, keepalive ``ping`` -> ``pong``."""
+
+    ping_frame = "ping"
 
     def __init__(self, dynamic: bool = True) -> None:
         self.dynamic = dynamic
 
-    def initial_messages(self, keys: Sequence[str]) -> list[str]:
+    def open_frames(self, keys: Sequence[str]) -> list[str]:
         return ["SUB " + " ".join(keys)]
 
-    def subscribe_messages(self, keys: Sequence[str]) -> list[str] | None:
+    def subscribe_frames(self, keys: Sequence[str]) -> list[str] | None:
         return ["ADD " + " ".join(keys)] if self.dynamic else None
 
-    def unsubscribe_messages(self, keys: Sequence[str]) -> list[str] | None:
+    def unsubscribe_frames(self, keys: Sequence[str]) -> list[str] | None:
         return ["DEL " + " ".join(keys)] if self.dynamic else None
 
-    def keepalive_message(self) -> str | None:
-        return "ping"
-
-    def is_keepalive_reply(self, payload: bytes) -> bool:
-        return payload == b"pong"
+    def on_frame(self, payload: bytes) -> FrameAction | None:
+        return _PONG if payload == b"pong" else None
 
 
 class LineVenue:
@@ -117,8 +119,9 @@ async def running(
     async with serve(app) as base:
         url = settings.pop("url", base.replace("http", "ws") + "/ws")
         opts: dict[str, Any] = {"keepalive_s": 0.05, "backoff_base_s": 0.02, "backoff_max_s": 0.2}
+        protocol = hooks or LineHooks()
         session = ShardedWsSession(
-            WsSettings(url=url, **{**opts, **settings}), hooks or LineHooks(), rng=random.Random(7)
+            WsSettings(url=url, **{**opts, **settings}), lambda _: protocol, rng=random.Random(7)
         )
         sink = Sink()
         task = asyncio.create_task(session.run(sink))

@@ -1,7 +1,7 @@
 """The CLOB market channel over the shared sharded engine, plus a per-asset silence watchdog.
 
-Hooks (§1.6.1-1.6.2): the first frame names the shard's tokens with ``initial_dump`` and
-``custom_feature_enabled``; tokens are added and removed on the open socket with
+The protocol (§1.6.1-1.6.2): the first frame names the shard's tokens with ``initial_dump``
+and ``custom_feature_enabled``; tokens are added and removed on the open socket with
 ``operation`` frames (the engine reconnects with the new set if that is switched off);
 the keepalive is the text ``PING`` answered by ``PONG``.
 
@@ -26,7 +26,8 @@ import msgspec
 
 from pmtape.core.clock import mono_s
 from pmtape.net.session import BookWatch, FrameSink, VenueSession
-from pmtape.net.wsengine import ShardedWsSession, WsHooks, WsSettings
+from pmtape.net.wsengine import ShardedWsSession, WsSettings
+from pmtape.net.wsproto import FrameAction, WsProtocol
 from pmtape.venues.polymarket.constants import OP_SUBSCRIBE, OP_UNSUBSCRIBE, PING, PONG
 from pmtape.venues.polymarket.messages import MarketSubscription, SubscriptionUpdate
 
@@ -34,23 +35,22 @@ _encode = msgspec.json.Encoder().encode
 _SUBSCRIBE_CHUNK = 500
 FIRST_BOOK_S = 30.0
 """A token with no book this long after subscribing gets its socket reconnected."""
+_PONG = FrameAction(deliver=False, live=False, count="keepalive_replies")
+"""The reply to our ``PING``: the socket lives, but this is no data (not a silence breaker)."""
 
 
-class MarketChannelHooks(WsHooks):
-    """Subscription frames and keepalive of the market channel."""
+class MarketChannelProtocol(WsProtocol):
+    """Subscription frames and keepalive of the market channel (stateless: one for all)."""
 
-    def __init__(self, *, dynamic: bool = True) -> None:
-        self.dynamic = dynamic
+    ping_frame = PING
 
-    def initial_messages(self, keys: Sequence[str]) -> list[str]:
+    def open_frames(self, keys: Sequence[str]) -> list[str]:
         """Return the subscription frame that opens a socket (books dumped on subscribe)."""
         sub = MarketSubscription(assets_ids=list(keys), initial_dump=True)
         return [_encode(sub).decode()]
 
-    def subscribe_messages(self, keys: Sequence[str]) -> list[str] | None:
+    def subscribe_frames(self, keys: Sequence[str]) -> list[str] | None:
         """Return ``operation: subscribe`` frames for these tokens."""
-        if not self.dynamic:
-            return None
         return [
             _encode(
                 SubscriptionUpdate(
@@ -63,10 +63,8 @@ class MarketChannelHooks(WsHooks):
             for i in range(0, len(keys), _SUBSCRIBE_CHUNK)
         ]
 
-    def unsubscribe_messages(self, keys: Sequence[str]) -> list[str] | None:
+    def unsubscribe_frames(self, keys: Sequence[str]) -> list[str] | None:
         """Return ``operation: unsubscribe`` frames for these tokens."""
-        if not self.dynamic:
-            return None
         return [
             _encode(
                 SubscriptionUpdate(
@@ -76,13 +74,9 @@ class MarketChannelHooks(WsHooks):
             for i in range(0, len(keys), _SUBSCRIBE_CHUNK)
         ]
 
-    def keepalive_message(self) -> str | None:
-        """Return the text heartbeat, ``PING``."""
-        return PING
-
-    def is_keepalive_reply(self, payload: bytes) -> bool:
-        """Return whether a frame is the server's ``PONG``."""
-        return payload == PONG
+    def on_frame(self, payload: bytes) -> FrameAction | None:
+        """Return the keepalive action for the server's ``PONG``; None for data."""
+        return _PONG if payload == PONG else None
 
 
 class _AssetWatch:
@@ -174,9 +168,8 @@ class MarketChannelSession(VenueSession):
         asset_silence_s: float = 300.0,
         first_book_s: float = FIRST_BOOK_S,
     ) -> None:
-        self.engine = ShardedWsSession(
-            settings, MarketChannelHooks(dynamic=settings.dynamic_subscribe)
-        )
+        protocol = MarketChannelProtocol()
+        self.engine = ShardedWsSession(settings, lambda _shard: protocol)
         self.asset_silence_s = asset_silence_s
         self.first_book_s = min(first_book_s, asset_silence_s)
         self.assets = _AssetWatch()
