@@ -53,6 +53,8 @@ ACTION_SNAPSHOT: Final = "get_snapshot"
 SERVER_PING_S: Final = 10.0
 """The venue pings every 10 s with the body ``heartbeat``; aiohttp answers by itself."""
 MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
+WS_BACKOFF_RESET_S: Final = 30.0
+"""A connection that stayed up this long reconnects from the base backoff delay again."""
 
 MSG_SNAPSHOT: Final = "orderbook_snapshot"
 MSG_DELTA: Final = "orderbook_delta"

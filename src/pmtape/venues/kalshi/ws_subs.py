@@ -90,15 +90,21 @@ class Inspection:
 
 
 class SubTable:
-    """The subscriptions of one connection (reset on every reconnect)."""
+    """The subscriptions of one socket (each connection attempt builds a new table)."""
 
     def __init__(
-        self, channels: Sequence[str], per_sub: int, ids: itertools.count[int] | None = None
+        self,
+        channels: Sequence[str],
+        per_sub: int,
+        ids: itertools.count[int] | None = None,
+        *,
+        stats: Counter[str] | None = None,
     ) -> None:
         self.channels = tuple(channels)
         self.per_sub = per_sub
         self._ids = ids or itertools.count(1)
-        self.stats: Counter[str] = Counter()
+        self.stats: Counter[str] = Counter() if stats is None else stats
+        """Counters (gaps, snapshot requests, refusals): the connection's, across sockets."""
         self.reset()
 
     def reset(self) -> None:
