@@ -20,7 +20,6 @@ from pmtape import __version__
 from pmtape.capture.bundle import NdjsonLog, RunBundle
 from pmtape.capture.options import WriterOptions, WriterStats
 from pmtape.capture.recorder import Recorder
-from pmtape.config import Config, redacted_dict
 from pmtape.core.clock import iso_utc
 from pmtape.store.active import ActiveSetReader, active_snapshot_path
 
@@ -35,21 +34,21 @@ def new_run_id() -> str:
 class CaptureRun:
     """Owns a run bundle while a collector runs."""
 
-    def __init__(self, config: Config, venues: Sequence[str], run_id: str | None = None) -> None:
-        cap = config.capture
+    def __init__(
+        self,
+        data_dir: Path,
+        venues: Sequence[str],
+        options: WriterOptions,
+        *,
+        config_doc: Mapping[str, Any],
+        run_id: str | None = None,
+    ) -> None:
+        """Create the bundle; ``config_doc`` (the config, secrets masked) goes in its manifest."""
         self.shards = {name: i for i, name in enumerate(venues)}
         self.bundle = RunBundle.create(
-            config.data_dir, run_id or new_run_id(), _manifest(config, self.shards)
+            data_dir, run_id or new_run_id(), _manifest(data_dir, self.shards, config_doc)
         )
-        self.capture = self.bundle.open_capture(
-            self.shards.values(),
-            WriterOptions(
-                flush_interval_s=cap.flush_interval_s,
-                segment_max_bytes=cap.segment_max_mb << 20,
-                segment_max_s=cap.segment_max_s,
-                zstd_level=cap.zstd_level,
-            ),
-        )
+        self.capture = self.bundle.open_capture(self.shards.values(), options)
         self.runlog: NdjsonLog = self.bundle.runlog
         self.stopping = False
         self._connected: dict[str, bool] = {}
@@ -234,11 +233,13 @@ def _brief(detail: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _manifest(config: Config, shards: Mapping[str, int]) -> dict[str, Any]:
+def _manifest(
+    data_dir: Path, shards: Mapping[str, int], config_doc: Mapping[str, Any]
+) -> dict[str, Any]:
     universe = {}
     for venue in shards:
         # The venue's own reader reports a missing or corrupt file; this look stays quiet.
-        reader = ActiveSetReader(active_snapshot_path(config.data_dir, venue), quiet=True)
+        reader = ActiveSetReader(active_snapshot_path(data_dir, venue), quiet=True)
         reader.poll()
         insts = reader.instruments()
         universe[venue] = {"instruments": len(insts), "keys": [i.instrument_key for i in insts]}
@@ -253,7 +254,7 @@ def _manifest(config: Config, shards: Mapping[str, int]) -> dict[str, Any]:
             **_lib_versions(),
         },
         "venues": dict(shards),
-        "config": redacted_dict(config),
+        "config": dict(config_doc),
         "universe": universe,
     }
 

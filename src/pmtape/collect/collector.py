@@ -1,6 +1,11 @@
 """The collector process: every enabled venue's VenueCollector, one Parquet writer thread, the
 run bundle (capture, run log, metrics), and the periodic status line.
 
+This is collect's composition module, the one place below ``cli`` that reads the config tree:
+``Collector`` and ``replay_parts`` (for ``pmtape rebuild``) turn it into the plain settings
+objects the parts take (``WriterSettings``, ``VenueSettings`` with its ``ScheduleSettings``,
+the capture's ``WriterOptions``).
+
 Shutdown (SIGINT/SIGTERM or ``--duration``): the venues' tasks are cancelled, every row they
 had buffered is handed to the writer, the writer flushes everything to disk and the capture
 is flushed and closed before ``run`` returns — every row the collector accepted is on disk.
@@ -13,19 +18,26 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from pmtape.capture.options import WriterOptions
 from pmtape.collect.capture_run import CaptureRun
-from pmtape.collect.venue import VenueCollector
-from pmtape.config.models import Config
+from pmtape.collect.state import VenueBooks
+from pmtape.collect.venue import VenueCollector, VenueSettings
+from pmtape.config import Config, redacted_dict
+from pmtape.core.errors import CaptureCorrupt
 from pmtape.proc.looplag import LoopLagMonitor
 from pmtape.proc.runner import loop_name
+from pmtape.schedule.scheduler import ScheduleSettings
 from pmtape.store.active import active_snapshot_path
 from pmtape.store.parquet import ParquetSink, WriterSettings
 from pmtape.venues.base import VenueAdapter
+from pmtape.venues.registry import create_adapter
 
 _GC_GEN0 = 20_000
 """Allocations between young-generation collections while collecting (default 700): the
@@ -75,7 +87,18 @@ class Collector:
         self.sink = ParquetSink(config.data_dir, writer_settings(config))
         if capture is None:
             capture = config.capture.enabled
-        self.run = CaptureRun(config, list(adapters), run_id) if capture else None
+        self.run = (
+            CaptureRun(
+                config.data_dir,
+                list(adapters),
+                capture_options(config),
+                config_doc=redacted_dict(config),
+                run_id=run_id,
+            )
+            if capture
+            else None
+        )
+        self._log_interval_s = config.collector.log_interval_s
         self.venues = {name: self._venue(name, a) for name, a in adapters.items()}
         self.lag = LoopLagMonitor()
         self.fatal: str | None = None
@@ -85,14 +108,11 @@ class Collector:
         cfg = self.config
         venue = VenueCollector(
             adapter,
-            cfg.venue(name),
-            top_k=cfg.top_k,
+            venue_settings(cfg, name),
             data_dir=cfg.data_dir,
             active_path=active_snapshot_path(cfg.data_dir, name),
             sink=self.sink,
             recorder=self.run.recorder(name) if self.run else None,
-            snapshot_tick_ms=cfg.collector.snapshot_tick_ms,
-            state_poll_s=cfg.collector.state_poll_s,
         )
         if self.run is not None:
             run = self.run
@@ -186,7 +206,7 @@ class Collector:
             )
 
     async def _status_loop(self) -> None:
-        interval = self.config.collector.log_interval_s
+        interval = self._log_interval_s
         while True:
             await asyncio.sleep(interval)
             for line in self.status_lines():
@@ -256,6 +276,68 @@ def writer_settings(config: Config) -> WriterSettings:
         compression_level=w.compression_level,
         queue_max_batches=w.queue_max_batches,
     )
+
+
+def venue_settings(config: Config, name: str) -> VenueSettings:
+    """Return one venue's collection settings from its section and the collector's."""
+    v = config.venue(name)
+    return VenueSettings(
+        schedule=ScheduleSettings(
+            max_subs=v.max_subs,
+            hot_count=v.hot_count,
+            rotation_period_s=v.rotation_period_s,
+            churn_limit_per_minute=v.subscription_churn_limit_per_minute,
+        ),
+        top_k=config.top_k,
+        stale_after_ms=int(v.stale_after_s * 1000) or None,
+        snapshot_interval_ms_hot=v.snapshot_interval_ms_hot,
+        snapshot_interval_ms_warm=v.snapshot_interval_ms_warm,
+        audit_every_minutes=v.audit_every_minutes,
+        audit_sample=v.audit_sample,
+        snapshot_tick_ms=config.collector.snapshot_tick_ms,
+        state_poll_s=config.collector.state_poll_s,
+    )
+
+
+def capture_options(config: Config) -> WriterOptions:
+    """Return the capture writer's options from the config's ``capture`` section."""
+    cap = config.capture
+    return WriterOptions(
+        flush_interval_s=cap.flush_interval_s,
+        segment_max_bytes=cap.segment_max_mb << 20,
+        segment_max_s=cap.segment_max_s,
+        zstd_level=cap.zstd_level,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayParts:
+    """What ``pmtape rebuild`` builds from a run's recorded config: books and file shape."""
+
+    writer: WriterSettings
+    books: dict[str, VenueBooks]
+    """Each venue's books (in shard order), set up exactly as the live collector's."""
+
+
+def replay_parts(meta: Mapping[str, Any], run_dir: Path) -> ReplayParts:
+    """Return the parts of a rebuild from a capture manifest's ``meta`` (its config, venues)."""
+    try:
+        config = Config.model_validate(meta["config"])
+        shards = sorted(meta["venues"], key=lambda v: meta["venues"][v])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CaptureCorrupt(
+            f"{run_dir}: manifest has no usable collector config ({exc})"
+        ) from None
+    return ReplayParts(writer_settings(config), _replay_books(config, shards))
+
+
+def _replay_books(config: Config, venues: Sequence[str]) -> dict[str, VenueBooks]:
+    books = {}
+    for venue in venues:
+        settings = venue_settings(config, venue)
+        normalizer = create_adapter(venue, config.venue(venue)).new_normalizer()
+        books[venue] = VenueBooks(venue, normalizer, settings.top_k, settings.stale_after_ms)
+    return books
 
 
 def _by_status(counts: Mapping[int, int]) -> str:

@@ -32,14 +32,13 @@ from pmtape.capture.bundle import RunBundle
 from pmtape.capture.format import FrameKind
 from pmtape.capture.losses import recorded_counts, shortfalls
 from pmtape.capture.reader import CaptureReader
+from pmtape.collect.collector import replay_parts
 from pmtape.collect.state import VenueBooks
 from pmtape.collect.venue import AUDIT_STREAM
-from pmtape.config import Config
-from pmtape.core.errors import CaptureCorrupt, UsageError
+from pmtape.core.errors import UsageError
 from pmtape.core.instrument import Instrument
 from pmtape.store.files import write_bucket
 from pmtape.store.parquet import split_by_bucket
-from pmtape.venues.registry import create_adapter
 
 log = logging.getLogger(__name__)
 
@@ -109,18 +108,10 @@ def rebuild(
     """Rebuild the Parquet archive of one capture run into ``out_dir``."""
     bundle = RunBundle.open(run_dir)
     meta = bundle.manifest.get("meta") or {}
-    config, shards = _run_config(meta, run_dir)
+    parts = replay_parts(meta, run_dir)
     _prepare_out(out_dir, force)
-    states = {
-        venue: VenueBooks(
-            venue,
-            create_adapter(venue, config.venue(venue)).new_normalizer(),
-            config.top_k,
-            int(config.venue(venue).stale_after_s * 1000) or None,
-        )
-        for venue in shards
-    }
-    out = _Output(out_dir, config.writer.bucket_minutes * 60_000, config.writer.compression_level)
+    states = parts.books
+    out = _Output(out_dir, parts.writer.bucket_minutes * 60_000, parts.writer.compression_level)
     frames = 0
     http_errors = 0
     reader = CaptureReader(run_dir, strict=False)
@@ -178,17 +169,6 @@ def _drain(state: VenueBooks, out: _Output) -> None:
         out.add("snapshots", state.venue, snaps.to_table())
     if len(trades):
         out.add("trades", state.venue, trades.to_table())
-
-
-def _run_config(meta: dict[str, Any], run_dir: Path) -> tuple[Config, list[str]]:
-    try:
-        config = Config.model_validate(meta["config"])
-        shards = sorted(meta["venues"], key=lambda v: meta["venues"][v])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CaptureCorrupt(
-            f"{run_dir}: manifest has no usable collector config ({exc})"
-        ) from None
-    return config, shards
 
 
 def _prepare_out(out_dir: Path, force: bool) -> None:

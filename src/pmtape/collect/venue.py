@@ -14,13 +14,13 @@ import random
 import zlib
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pmtape.capture.recorder import Recorder
 from pmtape.collect.snapshotter import Snapshotter
 from pmtape.collect.state import VenueBooks
-from pmtape.config.models import VenueConfig
 from pmtape.core.book import Book
 from pmtape.core.clock import mono_s, now_ms
 from pmtape.core.errors import VenueError
@@ -45,42 +45,51 @@ _SCORES_EVERY_S = 60.0
 AUDIT_STREAM = "audit"
 
 
+@dataclass(frozen=True, slots=True)
+class VenueSettings:
+    """One venue's collection numbers: book depth, staleness, snapshot cadence, audits, schedule."""
+
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    top_k: int = 50
+    """Levels kept per side in snapshots."""
+    stale_after_ms: int | None = 600_000
+    """A book with no update for this long is 'stale' (None: never)."""
+    snapshot_interval_ms_hot: int = 2000
+    snapshot_interval_ms_warm: int = 10000
+    audit_every_minutes: float = 0.0
+    """Compare a sample of live books with REST this often (0: never)."""
+    audit_sample: int = 20
+    snapshot_tick_ms: int = 50
+    """Snapshotter wake-up granularity."""
+    state_poll_s: float = 5.0
+    """How often the active snapshot is re-read."""
+
+
 class VenueCollector:
     """Collects one venue: subscribe what the scheduler targets, keep books, snapshot them."""
 
     def __init__(
         self,
         adapter: VenueAdapter,
-        vcfg: VenueConfig,
+        settings: VenueSettings,
         *,
-        top_k: int,
         data_dir: Path,
         active_path: Path,
         sink: ParquetSink,
         recorder: Recorder | None = None,
-        snapshot_tick_ms: int = 50,
-        state_poll_s: float = 5.0,
     ) -> None:
         self.name = adapter.name
         self.adapter = adapter
-        self.vcfg = vcfg
+        self.settings = settings
         self.data_dir = data_dir
         self.sink = sink
         self.recorder = recorder
         self.session = adapter.new_session()
         self.state = VenueBooks(
-            self.name, adapter.new_normalizer(), top_k, int(vcfg.stale_after_s * 1000) or None
+            self.name, adapter.new_normalizer(), settings.top_k, settings.stale_after_ms
         )
-        self.scheduler = Scheduler.from_settings(
-            self.name,
-            ScheduleSettings(
-                max_subs=vcfg.max_subs,
-                hot_count=vcfg.hot_count,
-                rotation_period_s=vcfg.rotation_period_s,
-                churn_limit_per_minute=vcfg.subscription_churn_limit_per_minute,
-            ),
-        )
-        self.planner = SubscriptionPlanner(vcfg.subscription_churn_limit_per_minute)
+        self.scheduler = Scheduler.from_settings(self.name, settings.schedule)
+        self.planner = SubscriptionPlanner(settings.schedule.churn_limit_per_minute)
         self.active = ActiveSetReader(active_path)
         self.snapshotter = Snapshotter()
         self.instruments: dict[str, Instrument] = {}  # the universe, by instrument key
@@ -93,8 +102,8 @@ class VenueCollector:
         # Called once the first subscriptions are made (their books exist): the collector
         # freezes what is now long-lived out of the garbage collector's sweeps.
         self.on_first_subscribe: Callable[[], None] | None = None
-        self._tick_s = snapshot_tick_ms / 1000
-        self._state_poll_s = state_poll_s
+        self._tick_s = settings.snapshot_tick_ms / 1000
+        self._state_poll_s = settings.state_poll_s
         self._scores: dict[str, float] | None = None
         self._scores_checked = float("-inf")
         self._retired_applied = 0  # how many retired instruments the universe already left out
@@ -167,7 +176,7 @@ class VenueCollector:
             tg.create_task(self.session.run(self), name=f"{self.name}-session")
             tg.create_task(self._schedule_loop(), name=f"{self.name}-schedule")
             tg.create_task(self._snapshot_loop(), name=f"{self.name}-snapshots")
-            if self.adapter.supports_rest_books and self.vcfg.audit_every_minutes > 0:
+            if self.adapter.supports_rest_books and self.settings.audit_every_minutes > 0:
                 tg.create_task(self._audit_loop(), name=f"{self.name}-audit")
 
     async def _schedule_loop(self) -> None:
@@ -273,7 +282,7 @@ class VenueCollector:
                 self.snapshotter.schedule(key, interval, _first_due(key, now, interval))
 
     def _interval(self, tier: str) -> int:
-        v = self.vcfg
+        v = self.settings
         return v.snapshot_interval_ms_hot if tier == HOT else v.snapshot_interval_ms_warm
 
     async def _snapshot_loop(self) -> None:
@@ -301,7 +310,7 @@ class VenueCollector:
             self.sink.submit("trades", self.name, trades)
 
     async def _audit_loop(self) -> None:
-        period_s = self.vcfg.audit_every_minutes * 60
+        period_s = self.settings.audit_every_minutes * 60
         normalizer = self.adapter.new_normalizer()
         while True:
             await asyncio.sleep(period_s)
@@ -317,7 +326,7 @@ class VenueCollector:
     async def audit_once(self, normalizer: Normalizer) -> tuple[int, int]:
         """Compare a sample of live books with the venue's REST books; return (checked, differ)."""
         live = [k for k, b in self.state.books.items() if b.stale_reason is None and b.seq]
-        sample = random.sample(live, min(self.vcfg.audit_sample, len(live)))
+        sample = random.sample(live, min(self.settings.audit_sample, len(live)))
         if not sample:
             return 0, 0
         checked = differ = 0
