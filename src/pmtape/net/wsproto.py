@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 import aiohttp
 
 __all__ = [
+    "WS",
+    "Deliver",
     "Failure",
     "FrameAction",
     "HandshakeError",

@@ -50,6 +50,8 @@ SIO_CONNECT_ERROR: Final = "44"
 DEFAULT_PING_INTERVAL_MS: Final = 25_000
 DEFAULT_PING_TIMEOUT_MS: Final = 60_000
 MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
+WS_BACKOFF_RESET_S: Final = 30.0
+"""A connection that stayed up this long reconnects from the base backoff delay again."""
 
 # -- events -------------------------------------------------------------------------------------
 EMIT_SUBSCRIBE: Final = "subscribe_market_prices"
