@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pmtape.cli.app import app
+from pmtape.cli.fake_knobs import check_knobs
 from pmtape.core.errors import UsageError
-from pmtape.venues.fakecli import check_knobs
 
 PMTAPE = [sys.executable, "-m", "pmtape"]
 FAKES = ("polymarket", "kalshi", "limitless")

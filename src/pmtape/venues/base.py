@@ -14,7 +14,9 @@ Nothing outside ``pmtape.venues`` names a venue; it asks ``pmtape.venues.registr
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
 import msgspec
@@ -44,6 +46,46 @@ class LocalFake(Protocol):
 
     def config_overrides(self) -> dict[str, str]:
         """Return the config keys (dotted) that point this venue's adapter at the fake."""
+
+
+class Bound(StrEnum):
+    """A range a fake's knob must lie in, checked before the fake binds anything."""
+
+    SHARE = "share"
+    """A probability or ratio: within [0, 1]."""
+    NON_NEGATIVE = "non_negative"
+    """A duration or delay: 0 or more."""
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One option of ``pmtape fake-venue NAME``: ``--name`` with dashes for underscores."""
+
+    name: str
+    kind: type
+    """``int``, ``float``, ``bool`` (a ``--x/--no-x`` switch), ``str`` or ``Path``."""
+    default: Any
+    """None: the option may be left out (its value is then None)."""
+    help: str
+    min: float | None = None
+    """Smallest value the parser accepts (None: no limit there)."""
+    bound: Bound | None = None
+
+
+@dataclass(frozen=True)
+class FakeCommand:
+    """What ``pmtape fake-venue NAME`` offers, as data: its help, its knobs, its launcher.
+
+    The CLI builds the command from it. Every command has the knobs ``host``, ``public``,
+    ``port``, ``silent_after`` and ``duration``; shared ones are in ``venues.fake.options``.
+    """
+
+    help: str
+    """The command's help: a summary line, a blank line, what it prints."""
+    knobs: tuple[Knob, ...]
+    launch: str
+    """``module:function`` of the launcher, imported when the command runs: knob values in,
+    a context manager yielding a ``venues.fake.options.FakeLaunch`` out."""
 
 
 DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
@@ -103,8 +145,8 @@ class VenueAdapter(abc.ABC):
         return None
 
     @classmethod
-    def fake_command(cls) -> Callable[..., None] | None:
-        """Return the `pmtape fake-venue NAME` command of this venue's fake (None: none)."""
+    def fake_command(cls) -> FakeCommand | None:
+        """Return `pmtape fake-venue NAME` as data: knobs, help, launcher (None: no fake)."""
         return None
 
     # Venues with a REST book endpoint set this and implement fetch_books; the collector

@@ -8,11 +8,11 @@ which keeps ``pmtape --help`` fast.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pmtape.core.errors import ConfigError
-from pmtape.venues.base import LocalFake, VenueAdapter
+from pmtape.venues.base import FakeCommand, LocalFake, VenueAdapter
 
 ADAPTERS: dict[str, str] = {
     "sim": "pmtape.venues.sim.adapter:SimAdapter",
@@ -43,8 +43,8 @@ def create_adapter(name: str, config: Any) -> VenueAdapter:
     return adapter_class(name)(config)
 
 
-def fake_commands() -> dict[str, Callable[..., None]]:
-    """Return every venue's fake-server command, by venue name."""
+def fake_commands() -> dict[str, FakeCommand]:
+    """Return every venue's fake-venue command as data (help, knobs, launcher), by venue name."""
     out = {}
     for name in available():
         command = adapter_class(name).fake_command()

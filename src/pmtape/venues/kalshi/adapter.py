@@ -11,7 +11,7 @@ YES-book events, and ``fetch_books`` serves the collector's REST audit.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from pmtape.config.models import KalshiVenueConfig
 from pmtape.core.clock import mono_s, now_ms
@@ -21,21 +21,13 @@ from pmtape.net.http import Cooldown, HttpClient, classify
 from pmtape.net.ratelimit import RateLimiter
 from pmtape.net.restpoll import PollSettings, RestPollSession
 from pmtape.net.session import HttpMeta, VenueSession
-from pmtape.net.wsengine import WsSettings
-from pmtape.venues.base import DiscoveryResult, LocalFake, Normalizer, VenueAdapter
+from pmtape.venues.base import DiscoveryResult, FakeCommand, LocalFake, Normalizer, VenueAdapter
 from pmtape.venues.kalshi.auth import KalshiSigner
-from pmtape.venues.kalshi.constants import (
-    MAX_FRAME_BYTES,
-    STREAM_REST,
-    STREAM_WS,
-    TRADES_PAGE_MAX,
-    VENUE,
-    WS_BACKOFF_RESET_S,
-)
+from pmtape.venues.kalshi.constants import STREAM_REST, TRADES_PAGE_MAX, VENUE
 from pmtape.venues.kalshi.discovery import KalshiDiscovery
 from pmtape.venues.kalshi.normalize import KalshiNormalizer
 from pmtape.venues.kalshi.rest import Body, KalshiRest
-from pmtape.venues.kalshi.ws import KalshiWsSession
+from pmtape.venues.kalshi.ws import KalshiWsSession, KalshiWsSettings
 
 _TRADES_OVERLAP_S = 5
 """Each REST trade poll reaches this far behind the previous one (seconds)."""
@@ -50,11 +42,11 @@ class KalshiAdapter(VenueAdapter):
     supports_rest_books = True
 
     @classmethod
-    def fake_command(cls) -> Callable[..., None]:
-        """Return `pmtape fake-venue kalshi`: this venue's fake as a server."""
-        from pmtape.venues.kalshi.fake_cli import command  # typer and the fake, lazily
+    def fake_command(cls) -> FakeCommand:
+        """Return `pmtape fake-venue kalshi` as data: this venue's fake as a server."""
+        from pmtape.venues.kalshi.fake.faults import COMMAND  # the knobs, lazily
 
-        return command
+        return COMMAND
 
     @classmethod
     def local_fake(cls) -> LocalFake:
@@ -111,25 +103,18 @@ class KalshiAdapter(VenueAdapter):
         if self.mode == "rest":
             return self._rest_session()
         cfg = self.config
-        settings = WsSettings(
+        settings = KalshiWsSettings(
             url=cfg.ws_url,
-            stream=STREAM_WS,
-            max_keys_per_conn=cfg.markets_per_connection,
+            markets_per_connection=cfg.markets_per_connection,
+            markets_per_subscription=cfg.markets_per_subscription,
+            trades=cfg.trades,
             heartbeat_s=cfg.heartbeat_s,
-            data_silence_s=0.0,  # quiet tickers are normal; the heartbeat finds dead sockets
             connect_timeout_s=cfg.http_timeout_s,
             backoff_base_s=cfg.reconnect_backoff_base_s,
             backoff_max_s=cfg.reconnect_backoff_max_s,
-            backoff_reset_s=WS_BACKOFF_RESET_S,
-            max_frame_bytes=MAX_FRAME_BYTES,
-        )
-        return KalshiWsSession(
-            settings,
-            self.signer(),
-            markets_per_subscription=cfg.markets_per_subscription,
-            trades=cfg.trades,
             auth_retry_s=cfg.auth_retry_s,
         )
+        return KalshiWsSession(settings, self.signer())
 
     def _rest_session(self) -> RestPollSession:
         cfg = self.config

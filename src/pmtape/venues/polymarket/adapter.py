@@ -7,7 +7,7 @@ canonical events keyed by token id, and ``fetch_books`` serves the collector's R
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from pmtape.config.models import PolymarketVenueConfig
 from pmtape.net.backoff import Backoff
@@ -16,7 +16,7 @@ from pmtape.net.ratelimit import RateLimiter
 from pmtape.net.restpoll import PollSettings, RestPollSession
 from pmtape.net.session import HttpMeta, VenueSession
 from pmtape.net.wsengine import WsSettings
-from pmtape.venues.base import DiscoveryResult, LocalFake, Normalizer, VenueAdapter
+from pmtape.venues.base import DiscoveryResult, FakeCommand, LocalFake, Normalizer, VenueAdapter
 from pmtape.venues.polymarket.constants import MAX_FRAME_BYTES, STREAM_REST, STREAM_WS, VENUE
 from pmtape.venues.polymarket.discovery import GammaDiscovery
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer
@@ -41,11 +41,11 @@ class PolymarketAdapter(VenueAdapter):
         self.discovery = GammaDiscovery(cfg)
 
     @classmethod
-    def fake_command(cls) -> Callable[..., None]:
-        """Return `pmtape fake-venue polymarket`: this venue's fake as a server."""
-        from pmtape.venues.polymarket.fake_cli import command  # typer and the fake, lazily
+    def fake_command(cls) -> FakeCommand:
+        """Return `pmtape fake-venue polymarket` as data: this venue's fake as a server."""
+        from pmtape.venues.polymarket.fake.faults import COMMAND  # the knobs, lazily
 
-        return command
+        return COMMAND
 
     @classmethod
     def local_fake(cls) -> LocalFake:

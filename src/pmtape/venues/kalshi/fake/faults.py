@@ -1,8 +1,29 @@
-"""The fake Kalshi's fault knobs: what can go wrong, switchable while it runs."""
+"""The fake Kalshi's knobs: the faults (switchable while it runs) and its command's options."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+from pmtape.venues.base import FakeCommand, Knob
+from pmtape.venues.fake.options import (
+    DROP_EVERY,
+    DURATION,
+    HOST,
+    HTTP_ERROR,
+    MALFORMED,
+    MARKETS,
+    PORT,
+    PUBLIC,
+    RATE,
+    ROLLING_PERIOD,
+    ROLLING_SHARE,
+    SEED,
+    SILENT_AFTER,
+    SLOW_MS,
+    TRADE_RATIO,
+    UNKNOWN,
+)
 
 
 @dataclass
@@ -31,3 +52,43 @@ class KalshiFakeFaults:
     """Server Ping frames (body ``heartbeat``) this often."""
     max_skew_ms: int = 300_000
     """Refuse a signed upgrade whose timestamp is further than this from the fake's clock."""
+
+
+COMMAND = FakeCommand(
+    help="""Serve a fake Kalshi: REST market data and the signed WebSocket.
+
+Prints one JSON line with its URLs (rest_url, ws_url, debug_url), the key id and — for a
+throwaway key pair — the private key's path, the matching config keys (set), the --set
+flags that enable the venue and point pmtape at the fake (flags) and the env that adds the
+key id (the WebSocket; without it pmtape polls REST), then serves until Ctrl-C.""",
+    knobs=(
+        HOST,
+        PUBLIC,
+        PORT,
+        MARKETS,
+        SEED,
+        RATE,
+        TRADE_RATIO,
+        ROLLING_SHARE,
+        ROLLING_PERIOD,
+        DROP_EVERY,
+        SILENT_AFTER,
+        MALFORMED,
+        UNKNOWN,
+        HTTP_ERROR,
+        SLOW_MS,
+        Knob("gap_every", int, 0, "Lose every N-th delta of each subscription (0: never).", min=0),
+        Knob("refuse_snapshot", bool, False, "Refuse get_snapshot (forces reconnects)."),
+        Knob("ping_interval", float, 10.0, "Server ping cadence, s.", min=0.1),
+        Knob(
+            "public_key",
+            Path,
+            None,
+            "PEM public key accepted on the WebSocket (default: a throwaway pair).",
+        ),
+        Knob("key_id", str, None, "Key id of --public-key (default: random)."),
+        DURATION,
+    ),
+    launch="pmtape.venues.kalshi.fake.server:launch",
+)
+"""``pmtape fake-venue kalshi``."""

@@ -14,8 +14,14 @@ or as a server: ``pmtape fake-venue kalshi``.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import secrets
+import tempfile
 from collections import deque
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -24,6 +30,8 @@ from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
 from pmtape.core.fixed import SCALE
 from pmtape.venues.fake.base import LoopbackFake
+from pmtape.venues.fake.options import FakeLaunch
+from pmtape.venues.kalshi.auth import generate_key_pair, load_public_key
 from pmtape.venues.kalshi.constants import WS_SIGN_PATH
 from pmtape.venues.kalshi.fake.faults import KalshiFakeFaults
 from pmtape.venues.kalshi.fake.rest import PREFIX, FakeKalshiRest
@@ -39,7 +47,9 @@ from pmtape.venues.kalshi.messages import (
 )
 from pmtape.venues.sim.generator import GenMessage, SimMarket
 
-__all__ = ["FakeKalshi", "KalshiFakeFaults"]
+__all__ = ["FakeKalshi", "KalshiFakeFaults", "launch"]
+
+KEY_ID_ENV = "PMTAPE_VENUES__KALSHI__API_KEY_ID"
 
 _TRADES_KEPT = 2_000
 _DECOY_EVERY = 8
@@ -238,3 +248,48 @@ class FakeKalshi(LoopbackFake):
                 created_time=iso(body.ts_ms),
             )
         )
+
+
+@contextlib.contextmanager
+def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
+    """Build the fake of ``pmtape fake-venue kalshi`` from its knobs (``faults.COMMAND``).
+
+    Without ``public_key`` it makes a throwaway key pair, whose private key lives as long
+    as the launch; the JSON line names it and the key id.
+    """
+    faults = KalshiFakeFaults(
+        drop_every_s=knobs["drop_every"],
+        malformed_prob=knobs["malformed_prob"],
+        unknown_prob=knobs["unknown_prob"],
+        gap_every=knobs["gap_every"],
+        refuse_snapshot=knobs["refuse_snapshot"],
+        http_error_prob=knobs["http_error_prob"],
+        slow_ms=knobs["slow_ms"],
+        ping_interval_s=knobs["ping_interval"],
+    )
+    kid: str = knobs["key_id"] or secrets.token_hex(16)
+    public_key: Path | None = knobs["public_key"]
+    with tempfile.TemporaryDirectory(prefix="pmtape-fake-kalshi-") as tmp:
+        private_path: Path | None = None
+        if public_key is not None:
+            accepted = load_public_key(public_key)
+        else:
+            private_path = Path(tmp) / "throwaway-kalshi-key.pem"
+            accepted = generate_key_pair(private_path)
+        fake = FakeKalshi(
+            markets=knobs["markets"],
+            seed=knobs["seed"],
+            rate=knobs["rate"],
+            trade_ratio=knobs["trade_ratio"],
+            rolling_share=knobs["rolling_share"],
+            rolling_period_s=knobs["rolling_period_s"],
+            host=knobs["host"],
+            port=knobs["port"],
+            faults=faults,
+            keys={kid: accepted},
+        )
+        launched = FakeLaunch(fake, info={"api_key_id": kid, "env": {KEY_ID_ENV: kid}})
+        if private_path is not None:
+            launched.info["private_key_path"] = str(private_path)
+            launched.overrides[f"venues.{fake.venue}.private_key_path"] = str(private_path)
+        yield launched

@@ -1,8 +1,28 @@
-"""The fake Limitless's fault knobs: what can go wrong, switchable while it runs."""
+"""The fake Limitless's knobs: the faults (switchable while it runs) and its command's options."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from pmtape.venues.base import Bound, FakeCommand, Knob
+from pmtape.venues.fake.options import (
+    DROP_EVERY,
+    DURATION,
+    HOST,
+    HTTP_ERROR,
+    MALFORMED,
+    MARKETS,
+    PORT,
+    PUBLIC,
+    RATE,
+    ROLLING_PERIOD,
+    ROLLING_SHARE,
+    SEED,
+    SILENT_AFTER,
+    SLOW_MS,
+    TRADE_RATIO,
+    UNKNOWN,
+)
 
 
 @dataclass
@@ -35,3 +55,55 @@ class LimitlessFakeFaults:
     ping_interval_ms: int = 25_000
     ping_timeout_ms: int = 60_000
     """Engine.IO timings announced in the open packet and enforced by the server."""
+
+
+COMMAND = FakeCommand(
+    help="""Serve a fake Limitless: REST market data and the Socket.IO market feed.
+
+Prints one JSON line with its URLs (rest_url, ws_url, debug_url), the matching config keys
+(set) and the --set flags that enable the venue and point pmtape at the fake (flags), then
+serves until Ctrl-C.""",
+    knobs=(
+        HOST,
+        PUBLIC,
+        PORT,
+        MARKETS,
+        SEED,
+        RATE,
+        TRADE_RATIO,
+        replace(ROLLING_SHARE, default=0.2),
+        ROLLING_PERIOD,
+        DROP_EVERY,
+        SILENT_AFTER,
+        MALFORMED,
+        UNKNOWN,
+        Knob(
+            "oracle_prob",
+            float,
+            0.0,
+            "Chance per tick of oraclePriceData noise, 0-1.",
+            bound=Bound.SHARE,
+        ),
+        Knob(
+            "duplicate_prob",
+            float,
+            0.0,
+            "Chance of an orderbookUpdate sent twice, 0-1.",
+            bound=Bound.SHARE,
+        ),
+        HTTP_ERROR,
+        Knob(
+            "retry_after",
+            float,
+            None,
+            "Retry-After seconds sent with a 429 (omit: none).",
+            bound=Bound.NON_NEGATIVE,
+        ),
+        SLOW_MS,
+        Knob("ping_interval_ms", int, 25_000, "Engine.IO pingInterval.", min=100),
+        Knob("ping_timeout_ms", int, 60_000, "Engine.IO pingTimeout.", min=100),
+        DURATION,
+    ),
+    launch="pmtape.venues.limitless.fake.server:launch",
+)
+"""``pmtape fake-venue limitless``."""

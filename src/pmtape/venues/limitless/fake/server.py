@@ -14,13 +14,17 @@ their period; a closing market is announced with ``marketResolved`` (three times
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from aiohttp import web
 
 from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
 from pmtape.venues.fake.base import LoopbackFake
+from pmtape.venues.fake.options import FakeLaunch
 from pmtape.venues.limitless.constants import EIO_PATH
 from pmtape.venues.limitless.fake.faults import LimitlessFakeFaults
 from pmtape.venues.limitless.fake.rest import FakeLimitlessRest
@@ -37,7 +41,7 @@ from pmtape.venues.limitless.fake.wire import (
 from pmtape.venues.limitless.messages import Market, Orderbook
 from pmtape.venues.sim.generator import GenMessage, GenTrade, SimMarket
 
-__all__ = ["FakeLimitless", "LimitlessFakeFaults"]
+__all__ = ["FakeLimitless", "LimitlessFakeFaults", "launch"]
 
 
 class FakeLimitless(LoopbackFake):
@@ -162,3 +166,33 @@ class FakeLimitless(LoopbackFake):
         if closed and not first:
             self.stats["resolved"] += len(closed)
             self.feed.resolved(closed, ts)
+
+
+@contextlib.contextmanager
+def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
+    """Build the fake of ``pmtape fake-venue limitless`` from its knobs (``faults.COMMAND``)."""
+    faults = LimitlessFakeFaults(
+        drop_every_s=knobs["drop_every"],
+        malformed_prob=knobs["malformed_prob"],
+        unknown_prob=knobs["unknown_prob"],
+        oracle_prob=knobs["oracle_prob"],
+        duplicate_prob=knobs["duplicate_prob"],
+        http_error_prob=knobs["http_error_prob"],
+        retry_after_s=knobs["retry_after"],
+        slow_ms=knobs["slow_ms"],
+        ping_interval_ms=knobs["ping_interval_ms"],
+        ping_timeout_ms=knobs["ping_timeout_ms"],
+    )
+    yield FakeLaunch(
+        FakeLimitless(
+            markets=knobs["markets"],
+            seed=knobs["seed"],
+            rate=knobs["rate"],
+            trade_ratio=knobs["trade_ratio"],
+            rolling_share=knobs["rolling_share"],
+            rolling_period_s=knobs["rolling_period_s"],
+            host=knobs["host"],
+            port=knobs["port"],
+            faults=faults,
+        )
+    )

@@ -1,8 +1,28 @@
-"""The fake's fault knobs: what can go wrong, switchable while it runs."""
+"""The fake Polymarket's knobs: the faults (switchable while it runs) and its command's options."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from pmtape.venues.base import Bound, FakeCommand, Knob
+from pmtape.venues.fake.options import (
+    DROP_EVERY,
+    DURATION,
+    HOST,
+    HTTP_ERROR,
+    MALFORMED,
+    MARKETS,
+    PORT,
+    PUBLIC,
+    RATE,
+    ROLLING_PERIOD,
+    ROLLING_SHARE,
+    SEED,
+    SILENT_AFTER,
+    SLOW_MS,
+    TRADE_RATIO,
+    UNKNOWN,
+)
 
 
 @dataclass
@@ -36,3 +56,50 @@ class FakeFaults:
     """Serve ``/markets/keyset`` (False: 404, an older deployment)."""
     legacy_max_offset: int = 10_000
     """Legacy ``/markets`` answers 422 past this offset."""
+
+
+COMMAND = FakeCommand(
+    help="""Serve a fake Polymarket: Gamma, CLOB REST, Data API and the market channel.
+
+Prints one JSON line with its URLs (gamma_url, clob_url, data_url, ws_url, debug_url),
+the matching config keys (set) and the --set flags that enable the venue and point pmtape
+at the fake (flags), then serves until Ctrl-C.""",
+    knobs=(
+        HOST,
+        PUBLIC,
+        PORT,
+        replace(MARKETS, help="Binary markets (2 tokens each)."),
+        SEED,
+        replace(RATE, help="Messages per second."),
+        TRADE_RATIO,
+        ROLLING_SHARE,
+        replace(ROLLING_PERIOD, help="Series period."),
+        DROP_EVERY,
+        replace(
+            SILENT_AFTER,
+            help="Stop sending data (still answering PONG) after this many s (0: never).",
+        ),
+        MALFORMED,
+        replace(UNKNOWN, help="Chance per tick of an unknown event type, 0-1."),
+        replace(HTTP_ERROR, help="Chance of a 429/500 on REST, 0-1."),
+        Knob(
+            "retry_after",
+            float,
+            1.0,
+            "Retry-After seconds sent with those errors.",
+            bound=Bound.NON_NEGATIVE,
+        ),
+        replace(SLOW_MS, help="Delay every REST answer this long, ms."),
+        Knob(
+            "max_assets_per_conn",
+            int,
+            500,
+            "Tokens served per socket; the rest silently nothing.",
+            min=1,
+        ),
+        Knob("no_keyset", bool, False, "Answer /markets/keyset with 404 (older Gamma)."),
+        DURATION,
+    ),
+    launch="pmtape.venues.polymarket.fake.server:launch",
+)
+"""``pmtape fake-venue polymarket``."""

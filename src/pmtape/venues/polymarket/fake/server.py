@@ -15,10 +15,11 @@ on their period; the channel announces that with ``market_resolved`` / ``new_mar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import random
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +28,7 @@ from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
 from pmtape.core.fixed import e6_to_float, format_e6
 from pmtape.venues.fake.base import LoopbackFake
+from pmtape.venues.fake.options import FakeLaunch
 from pmtape.venues.polymarket.fake.faults import FakeFaults
 from pmtape.venues.polymarket.fake.rest import FakeRest, GammaCatalog
 from pmtape.venues.polymarket.fake.stream import MarketChannel
@@ -34,7 +36,7 @@ from pmtape.venues.polymarket.fake.wire import PmIds, WireEncoder
 from pmtape.venues.polymarket.messages import BookMsg, MarketResolvedMsg, NewMarketMsg
 from pmtape.venues.sim.generator import GenMessage, GenTrade, SimMarket
 
-__all__ = ["FakeFaults", "FakePolymarket"]
+__all__ = ["FakeFaults", "FakePolymarket", "launch"]
 
 _TRADES_KEPT = 2_000
 _FREEZE_GC_MARKETS = 500
@@ -281,3 +283,31 @@ async def serve(fake: FakePolymarket, ready: asyncio.Event | None = None) -> Non
         if ready is not None:
             ready.set()
         await asyncio.Event().wait()
+
+
+@contextlib.contextmanager
+def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
+    """Build the fake of ``pmtape fake-venue polymarket`` from its knobs (``faults.COMMAND``)."""
+    faults = FakeFaults(
+        drop_every_s=knobs["drop_every"],
+        malformed_prob=knobs["malformed_prob"],
+        unknown_prob=knobs["unknown_prob"],
+        http_error_prob=knobs["http_error_prob"],
+        retry_after_s=knobs["retry_after"],
+        slow_ms=knobs["slow_ms"],
+        max_assets_per_conn=knobs["max_assets_per_conn"],
+        keyset=not knobs["no_keyset"],
+    )
+    yield FakeLaunch(
+        FakePolymarket(
+            markets=knobs["markets"],
+            seed=knobs["seed"],
+            rate=knobs["rate"],
+            trade_ratio=knobs["trade_ratio"],
+            rolling_share=knobs["rolling_share"],
+            rolling_period_s=knobs["rolling_period_s"],
+            host=knobs["host"],
+            port=knobs["port"],
+            faults=faults,
+        )
+    )

@@ -1,18 +1,20 @@
-"""What every venue's ``pmtape fake-venue NAME`` command shares: options, checks, the serve loop.
+"""From a fake's declared knobs to ``pmtape fake-venue NAME``: options, checks, the serve loop.
 
-Each venue package with a fake has a ``fake_cli.py`` whose ``command`` the CLI mounts under
-``pmtape fake-venue`` by the venue's registered name (cli/fake_cmd.py names no venue).
+A venue declares its fake's command as data (``venues.base.FakeCommand``); this module
+builds the typer command from it, names no venue, and does what every fake command does:
+refuse bad values with one line before anything is bound, launch the fake, print one JSON
+line and serve until a signal or ``--duration``.
 
-A fake prints one JSON line: its URLs, ``set`` (the config keys, ``KEY=VALUE``) and ``flags``,
-the same as ``--set`` flags to paste after ``pmtape discover``/``collect``/``run``: they enable
-the venue and point its adapter at the fake. Bad values stop the command before it binds
-anything, with one line (``check_knobs``).
+The JSON line holds the fake's URLs, what its launch adds (key ids, paths, env), ``set``
+(the config keys, ``KEY=VALUE``) and ``flags``, the same as ``--set`` flags to paste after
+``pmtape discover``/``collect``/``run``: they enable the venue and point its adapter at the fake.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import ipaddress
 import shlex
 from collections.abc import Callable, Mapping
@@ -22,32 +24,44 @@ import typer
 
 from pmtape.core.errors import UsageError
 from pmtape.proc.runner import echo_json, run_until_signal
+from pmtape.venues.base import Bound, FakeCommand, Knob
+from pmtape.venues.fake.options import FakeLaunch, launcher
 
 
-def opt(help_text: str) -> Any:
-    return typer.Option(help=help_text)
+def build_command(spec: FakeCommand) -> Callable[..., None]:
+    """Return a typer-ready function whose parameters are ``spec``'s knobs, in order."""
+
+    def command(**knobs: Any) -> None:
+        run(spec, knobs)
+
+    params = [
+        inspect.Parameter(
+            k.name, inspect.Parameter.KEYWORD_ONLY, default=k.default, annotation=_annotation(k)
+        )
+        for k in spec.knobs
+    ]
+    command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+    command.__doc__ = spec.help
+    return command
 
 
-Host = Annotated[str, opt("Address to bind: loopback only, unless --public.")]
-Public = Annotated[
-    bool, opt("Allow a --host that is not loopback (the fake has no auth; keep it private).")
-]
-Port = Annotated[int, opt("Port, 0-65535 (0: any free one; the URLs are printed).")]
-Markets = Annotated[int, typer.Option(min=1, help="Markets (one book each).")]
-Seed = Annotated[int, opt("Seed of the synthetic market.")]
-Rate = Annotated[float, typer.Option(min=0.1, help="Book changes per second.")]
-TradeRatio = Annotated[float, opt("Share of trades, 0-1.")]
-RollingShare = Annotated[float, opt("Share of short up/down series markets, 0-1.")]
-RollingPeriod = Annotated[int, typer.Option(min=1, help="Series period, seconds.")]
-DropEvery = Annotated[float, opt("Close every socket this often, seconds (0: never).")]
-SilentAfter = Annotated[float, opt("Stop sending data after this many seconds (0: never).")]
-Malformed = Annotated[float, opt("Chance of a malformed frame after a frame, 0-1.")]
-Unknown = Annotated[float, opt("Chance per tick of a message type the client does not know, 0-1.")]
-HttpError = Annotated[float, opt("Chance of a 429/503 on REST (and, Kalshi, on upgrades), 0-1.")]
-SlowMs = Annotated[float, opt("Delay every REST answer this long, ms (a stalled venue).")]
-PingMs = Annotated[int, typer.Option(min=100, help="Engine.IO pingInterval, ms.")]
-PongMs = Annotated[int, typer.Option(min=100, help="Engine.IO pingTimeout, ms.")]
-Duration = Annotated[float | None, typer.Option(min=0.1, help="Stop after this many seconds.")]
+def _annotation(k: Knob) -> Any:
+    kind: Any = k.kind if k.default is not None else k.kind | None
+    return Annotated[kind, typer.Option(help=k.help, min=k.min)]
+
+
+def run(spec: FakeCommand, knobs: Mapping[str, Any]) -> None:
+    """Check the knobs, launch the fake and serve it."""
+    check_knobs(
+        host=knobs["host"],
+        public=knobs["public"],
+        port=knobs["port"],
+        shares={k.name: knobs[k.name] for k in spec.knobs if k.bound is Bound.SHARE},
+        non_negative={k.name: knobs[k.name] for k in spec.knobs if k.bound is Bound.NON_NEGATIVE},
+    )
+    with launcher(spec)(knobs) as launched:
+        serve(launched, knobs["silent_after"], knobs["duration"])
 
 
 def _flag(name: str) -> str:
@@ -103,21 +117,23 @@ def venue_flags(venue: str, overrides: Mapping[str, str]) -> dict[str, Any]:
     return {"set": pairs, "flags": shlex.join(a for pair in pairs for a in ("--set", pair))}
 
 
-def serve(
-    fake: Any,
-    describe: Callable[[], dict[str, Any]],
-    silent_after: float,
-    faults: Any,
-    duration: float | None,
-) -> None:
-    """Start ``fake``, print ``describe()`` as one JSON line, serve until a signal or timeout."""
+def describe(launched: FakeLaunch) -> dict[str, Any]:
+    """Return a started fake's JSON line: its URLs, what its launch adds, ``set`` and ``flags``."""
+    fake = launched.fake
+    overrides = {**fake.config_overrides(), **launched.overrides}
+    return {**fake.urls, **launched.info, **venue_flags(fake.venue, overrides)}
+
+
+def serve(launched: FakeLaunch, silent_after: float, duration: float | None) -> None:
+    """Start the fake, print its JSON line, serve until a signal or ``duration`` seconds."""
+    fake = launched.fake
 
     async def main(stop: asyncio.Event) -> None:
         await fake.start()
         try:
-            echo_json(describe())
+            echo_json(describe(launched))
             if silent_after > 0:
-                asyncio.get_running_loop().call_later(silent_after, silence, faults)
+                asyncio.get_running_loop().call_later(silent_after, silence, fake.faults)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=duration)
         finally:
