@@ -21,13 +21,21 @@ from pmtape.net.http import Cooldown, HttpClient, classify
 from pmtape.net.ratelimit import RateLimiter
 from pmtape.net.restpoll import PollSettings, RestPollSession
 from pmtape.net.session import HttpMeta, VenueSession
+from pmtape.net.wsengine import WsSettings
 from pmtape.venues.base import DiscoveryResult, FakeCommand, LocalFake, Normalizer, VenueAdapter
 from pmtape.venues.kalshi.auth import KalshiSigner
-from pmtape.venues.kalshi.constants import STREAM_REST, TRADES_PAGE_MAX, VENUE
+from pmtape.venues.kalshi.constants import (
+    MAX_FRAME_BYTES,
+    STREAM_REST,
+    STREAM_WS,
+    TRADES_PAGE_MAX,
+    VENUE,
+    WS_BACKOFF_RESET_S,
+)
 from pmtape.venues.kalshi.discovery import KalshiDiscovery
 from pmtape.venues.kalshi.normalize import KalshiNormalizer
 from pmtape.venues.kalshi.rest import Body, KalshiRest
-from pmtape.venues.kalshi.ws import KalshiWsSession, KalshiWsSettings
+from pmtape.venues.kalshi.ws import KalshiWsSession
 
 _TRADES_OVERLAP_S = 5
 """Each REST trade poll reaches this far behind the previous one (seconds)."""
@@ -103,18 +111,25 @@ class KalshiAdapter(VenueAdapter):
         if self.mode == "rest":
             return self._rest_session()
         cfg = self.config
-        settings = KalshiWsSettings(
+        settings = WsSettings(
             url=cfg.ws_url,
-            markets_per_connection=cfg.markets_per_connection,
-            markets_per_subscription=cfg.markets_per_subscription,
-            trades=cfg.trades,
+            stream=STREAM_WS,
+            max_keys_per_conn=cfg.markets_per_connection,
             heartbeat_s=cfg.heartbeat_s,
+            data_silence_s=0.0,  # quiet tickers are normal; the heartbeat finds dead sockets
             connect_timeout_s=cfg.http_timeout_s,
             backoff_base_s=cfg.reconnect_backoff_base_s,
             backoff_max_s=cfg.reconnect_backoff_max_s,
+            backoff_reset_s=WS_BACKOFF_RESET_S,
+            max_frame_bytes=MAX_FRAME_BYTES,
+        )
+        return KalshiWsSession(
+            settings,
+            self.signer(),
+            markets_per_subscription=cfg.markets_per_subscription,
+            trades=cfg.trades,
             auth_retry_s=cfg.auth_retry_s,
         )
-        return KalshiWsSession(settings, self.signer())
 
     def _rest_session(self) -> RestPollSession:
         cfg = self.config

@@ -18,12 +18,19 @@ from pmtape.net.http import Cooldown, HttpClient
 from pmtape.net.ratelimit import RateLimiter
 from pmtape.net.restpoll import PollSettings, RestPollSession
 from pmtape.net.session import HttpMeta, VenueSession
+from pmtape.net.wsengine import WsSettings
 from pmtape.venues.base import DiscoveryResult, FakeCommand, LocalFake, Normalizer, VenueAdapter
-from pmtape.venues.limitless.constants import STREAM_REST, VENUE
+from pmtape.venues.limitless.constants import (
+    MAX_FRAME_BYTES,
+    STREAM_REST,
+    STREAM_WS,
+    VENUE,
+    WS_BACKOFF_RESET_S,
+)
 from pmtape.venues.limitless.discovery import LimitlessDiscovery
 from pmtape.venues.limitless.normalize import LimitlessNormalizer
 from pmtape.venues.limitless.rest import Body, LimitlessRest
-from pmtape.venues.limitless.ws import FeedSettings, LimitlessFeedSession
+from pmtape.venues.limitless.ws import LimitlessFeedSession, engineio_url
 
 
 class LimitlessAdapter(VenueAdapter):
@@ -76,16 +83,18 @@ class LimitlessAdapter(VenueAdapter):
         """Return a REST poller (mode "rest") or the Socket.IO feed (mode "ws")."""
         cfg = self.config
         if cfg.mode == "ws":
-            settings = FeedSettings(
-                url=cfg.ws_url,
-                namespace=cfg.ws_namespace,
-                markets_per_connection=cfg.markets_per_connection,
+            settings = WsSettings(
+                url=engineio_url(cfg.ws_url),
+                stream=STREAM_WS,
+                max_keys_per_conn=cfg.markets_per_connection,
                 subscribe_interval_s=cfg.subscribe_interval_s,
                 connect_timeout_s=cfg.connect_timeout_s,
                 backoff_base_s=cfg.reconnect_backoff_base_s,
                 backoff_max_s=cfg.reconnect_backoff_max_s,
+                backoff_reset_s=WS_BACKOFF_RESET_S,
+                max_frame_bytes=MAX_FRAME_BYTES,
             )
-            return LimitlessFeedSession(settings)
+            return LimitlessFeedSession(settings, namespace=cfg.ws_namespace)
         http = self.http_client()
         rest = self.rest(http)
         primed: set[str] = set()
