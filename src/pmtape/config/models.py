@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-EventLoopChoice = Literal["auto", "uvloop", "asyncio"]
-"""Which event loop runs a long-lived command (``proc.runner.loop_factory``)."""
+from pmtape.proc.runner import EventLoopChoice  # stated once, where the loop is chosen
 
 
 class _Frozen(BaseModel):
