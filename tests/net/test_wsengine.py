@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from aiohttp import web
 
 from pmtape.net.session import HttpMeta
 from pmtape.net.wsengine import ShardedWsSession, WsSettings
-from pmtape.net.wsproto import FrameAction, WsProtocol
+from pmtape.net.wsproto import WS, FrameAction, HandshakeError, WsProtocol, next_frame
 from tests.helpers import eventually
 from tests.net.server import free_port, serve
 
@@ -49,6 +49,8 @@ class LineVenue:
         self.sockets: list[dict[str, Any]] = []
         self.silent = False
         self.log: list[str] = []
+        self.tokens: list[str | None] = []
+        self.greeting: str | None = None
 
     def open_sets(self) -> list[set[str]]:
         return [s["keys"] for s in self.sockets if not s["ws"].closed]
@@ -60,6 +62,9 @@ class LineVenue:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        self.tokens.append(request.headers.get("X-Token"))
+        if self.greeting is not None:
+            await ws.send_str(self.greeting)
         state: dict[str, Any] = {"ws": ws, "keys": set()}
         self.sockets.append(state)
         feeder = asyncio.create_task(self._feed(state))
@@ -109,9 +114,36 @@ class Sink:
         return [d for _, k, d in self.events if k == kind]
 
 
+class GreetedLines(LineHooks):
+    """The line venue behind a greeting: a fresh token per attempt, ``HELLO`` then ``SUB``;
+    ``BYE`` ends the connection; with ``replace``, every change re-sends the whole set."""
+
+    issued = 0
+
+    def __init__(self, replace: bool = False) -> None:
+        super().__init__()
+        self.replaces_set = replace
+
+    def headers(self) -> dict[str, str] | None:
+        GreetedLines.issued += 1
+        return {"X-Token": f"t{GreetedLines.issued}"}
+
+    async def handshake(self, ws: WS, deliver: Callable[[bytes], None]) -> None:
+        frame = await next_frame(ws)
+        if frame != b"HELLO":
+            raise HandshakeError(f"no greeting: {frame!r}")
+        deliver(frame)
+
+    def on_frame(self, payload: bytes) -> FrameAction | None:
+        return _BYE if payload == b"BYE" else super().on_frame(payload)
+
+
+_BYE = FrameAction(reconnect="venue said bye")
+
+
 @contextlib.asynccontextmanager
 async def running(
-    venue: LineVenue | None = None, hooks: LineHooks | None = None, **settings: Any
+    venue: LineVenue | None = None, hooks: WsProtocol | None = None, **settings: Any
 ) -> AsyncIterator[tuple[ShardedWsSession, Sink, LineVenue]]:
     venue = venue or LineVenue()
     app = web.Application()
@@ -233,3 +265,48 @@ async def test_resync_asks_the_venue_again_on_the_open_socket() -> None:
         assert venue.log.index("DEL b") < venue.log.index("ADD b")
         assert venue.open_sets() == [{"a", "b"}]
         assert session.shard_stats()[0]["resyncs"] == 1
+
+
+@pytest.mark.asyncio
+async def test_each_attempt_has_its_own_headers_and_handshake_frames_are_delivered() -> None:
+    venue = LineVenue()
+    venue.greeting = "NOPE"
+    async with running(venue, hooks=GreetedLines()) as (session, sink, _):
+        await session.subscribe(["a"])
+        await eventually(lambda: len(sink.kinds("error")) >= 1)
+        venue.greeting = "HELLO"
+        await eventually(lambda: any(p.startswith(b"DATA ") for _, p in sink.frames))
+    assert sink.kinds("error")[0]["error"].startswith("HandshakeError")
+    assert len(set(venue.tokens)) == len(venue.tokens) >= 2
+    assert sink.frames[0] == ("ws/0", b"HELLO")
+
+
+@pytest.mark.asyncio
+async def test_a_frame_can_ask_for_a_reconnect() -> None:
+    venue = LineVenue()
+    venue.greeting = "HELLO"
+    async with running(venue, hooks=GreetedLines()) as (session, sink, _):
+        await session.subscribe(["a"])
+        await eventually(lambda: venue.open_sets() == [{"a"}])
+        await venue.sockets[0]["ws"].send_str("BYE")
+        await eventually(lambda: len(sink.kinds("connected")) == 2)
+    assert sink.kinds("disconnected")[0]["reason"] == "venue said bye"
+    assert b"BYE" in [p for _, p in sink.frames]
+
+
+@pytest.mark.asyncio
+async def test_a_venue_that_replaces_the_set_gets_the_whole_set_on_each_change() -> None:
+    venue = LineVenue()
+    venue.greeting = "HELLO"
+    hooks = GreetedLines(replace=True)
+    async with running(venue, hooks=hooks, subscribe_interval_s=0.05) as (session, _, _v):
+        await session.subscribe(["a"])
+        await eventually(lambda: venue.open_sets() == [{"a"}])
+        await session.subscribe(["b"])
+        await session.subscribe(["c"])
+        await session.unsubscribe(["a"])
+        await eventually(lambda: venue.open_sets() == [{"b", "c"}])
+        await session.resync(["b"])
+        await eventually(lambda: venue.log.count("SUB b c") == 2)
+    assert len(venue.sockets) == 1
+    assert not any(line.startswith(("ADD", "DEL")) for line in venue.log)
