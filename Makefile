@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup build demo test check lint types pytest bench slow chaos clean lock config-doc
+.PHONY: setup build demo test check lint types layers pytest bench slow chaos clean lock config-doc
 
 setup: $(STAMP)
 
@@ -33,9 +33,9 @@ config-doc: setup
 demo: build
 	$(BIN)/pmtape demo
 
-test: setup lint types pytest
+test: setup lint types layers pytest
 
-check: lint types
+check: lint types layers
 
 lint: build
 	$(BIN)/ruff check src tests bench
@@ -43,6 +43,10 @@ lint: build
 
 types: build
 	$(BIN)/mypy
+
+# DESIGN.md's layer rules (pyproject.toml [tool.importlinter]): fails when one is broken.
+layers: build
+	$(BIN)/lint-imports --no-cache
 
 pytest: build
 	$(BIN)/pytest -q
