@@ -116,13 +116,9 @@ class Sink:
 
 class GreetedLines(LineHooks):
     """The line venue behind a greeting: a fresh token per attempt, ``HELLO`` then ``SUB``;
-    ``BYE`` ends the connection; with ``replace``, every change re-sends the whole set."""
+    ``BYE`` ends the connection."""
 
     issued = 0
-
-    def __init__(self, replace: bool = False) -> None:
-        super().__init__()
-        self.replaces_set = replace
 
     def headers(self) -> dict[str, str] | None:
         GreetedLines.issued += 1
@@ -136,6 +132,12 @@ class GreetedLines(LineHooks):
 
     def on_frame(self, payload: bytes) -> FrameAction | None:
         return _BYE if payload == b"BYE" else super().on_frame(payload)
+
+
+class ReplacingLines(GreetedLines):
+    """The same, but every ``SUB`` replaces the socket's set: changes re-send the whole set."""
+
+    replaces_set = True
 
 
 _BYE = FrameAction(reconnect="venue said bye")
@@ -298,7 +300,7 @@ async def test_a_frame_can_ask_for_a_reconnect() -> None:
 async def test_a_venue_that_replaces_the_set_gets_the_whole_set_on_each_change() -> None:
     venue = LineVenue()
     venue.greeting = "HELLO"
-    hooks = GreetedLines(replace=True)
+    hooks = ReplacingLines()
     async with running(venue, hooks=hooks, subscribe_interval_s=0.05) as (session, _, _v):
         await session.subscribe(["a"])
         await eventually(lambda: venue.open_sets() == [{"a"}])
