@@ -153,7 +153,7 @@ def test_mine_skips_unreadable_files_and_says_so_once(tmp_path: Path) -> None:
     bad = _archive_with_damage(tmp_path)
     args = ["mine", "--data-dir", str(tmp_path), "--start", "2024-05-01T10:00"]
     result = runner.invoke(app, [*args, "--end", "2024-05-01T11:00"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # the run finished, but not on everything
     assert "Traceback" not in result.output
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("pmtape: warning: v1: skipped 2 unreadable files: ")
@@ -162,11 +162,14 @@ def test_mine_skips_unreadable_files_and_says_so_once(tmp_path: Path) -> None:
     assert "(not a Parquet file, or truncated)" in line
     assert "(empty file)" in line
     assert "3 snapshots of 1 books" in result.stdout
+    allowed = runner.invoke(app, [*args, "--end", "2024-05-01T11:00", "--allow-damage"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "skipped 2 unreadable files" in allowed.stderr
 
 
 def test_mine_tables_show_whole_77_digit_ids(tmp_path: Path) -> None:
     _archive_with_damage(tmp_path)
-    args = ["mine", "--data-dir", str(tmp_path), "--start", "2024-05-01T10:00"]
+    args = ["mine", "--data-dir", str(tmp_path), "--start", "2024-05-01T10:00", "--allow-damage"]
     result = runner.invoke(app, [*args, "--end", "2024-05-01T11:00"])
     assert result.exit_code == 0, result.output
     rows = [line for line in result.stdout.splitlines() if "0xmarket" in line]
@@ -178,7 +181,7 @@ def test_mine_json_reports_skipped_files(tmp_path: Path) -> None:
     bad = _archive_with_damage(tmp_path)
     args = ["mine", "--data-dir", str(tmp_path), "--start", "2024-05-01T10:00", "--json"]
     result = runner.invoke(app, [*args, "--end", "2024-05-01T11:00"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     [doc] = json.loads(result.stdout)
     assert sorted(s["path"] for s in doc["skipped"]) == sorted(str(p) for p in bad)
     assert "skipped 2 unreadable files" in result.stderr

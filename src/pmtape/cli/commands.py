@@ -198,10 +198,14 @@ def mine_cmd(
         float | None, typer.Option(help="Lookback in hours when --start is absent.")
     ] = None,
     as_json: JsonOpt = False,
+    allow_damage: Annotated[
+        bool, typer.Option("--allow-damage", help="Exit 0 even if unreadable files were skipped.")
+    ] = False,
 ) -> None:
     """Rank markets by depth, spread and activity; write the stats cache the scheduler reads.
 
-    A file that cannot be read is skipped, named on stderr, and the run goes on (exit 0).
+    A file that cannot be read is skipped and named on stderr, and the run goes on: the rankings
+    and stats cache cover every readable file. The exit is then 1, unless --allow-damage.
     """
     if hours is not None and not hours > 0:
         raise UsageError(f"--hours must be positive, got {hours:g}")
@@ -219,9 +223,11 @@ def mine_cmd(
         echo_json([r.to_dict() for r in results])
         for r in results:
             report_skipped(r)
-        return
-    for r in results:
-        print_mine_result(r)
+    else:
+        for r in results:
+            print_mine_result(r)
+    if any(r.skipped for r in results) and not allow_damage:
+        raise typer.Exit(1)
 
 
 def _mine_venues(cfg: Any, venue: list[str] | None) -> list[str]:
