@@ -12,7 +12,7 @@ from pmtape.collect.collector import Collector
 from pmtape.discovery.service import discover_once
 from pmtape.net.session import FrameSink, VenueSession
 from pmtape.ops.gate import run_gate
-from pmtape.venues.sim import SimAdapter
+from pmtape.venues.sim.adapter import SimAdapter
 from tests.conftest import fast_config
 
 FRAME = b'{"type":"unheard-of"}'

@@ -24,7 +24,7 @@ from pmtape.core.events import Event
 from pmtape.discovery.service import discover_once
 from pmtape.venues.base import Normalizer
 from pmtape.venues.kalshi.fake.server import FakeKalshi
-from pmtape.venues.sim import SimAdapter
+from pmtape.venues.sim.adapter import SimAdapter
 from pmtape.venues.sim.normalize import SimNormalizer
 from tests.collect.status import status_fields
 from tests.collect.util import discovered_collector

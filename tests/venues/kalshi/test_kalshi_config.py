@@ -9,7 +9,7 @@ import pytest
 from pmtape.config import load_config, redacted_dict
 from pmtape.core.errors import ConfigError
 from pmtape.net.restpoll import RestPollSession
-from pmtape.venues.kalshi import KalshiAdapter
+from pmtape.venues.kalshi.adapter import KalshiAdapter
 from pmtape.venues.kalshi.ws import KalshiWsSession
 from pmtape.venues.registry import create_adapter
 from tests.venues.kalshi.util import KEY_ID, throwaway_key

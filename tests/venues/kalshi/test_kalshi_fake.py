@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from pmtape.venues.kalshi import KalshiAdapter
+from pmtape.venues.kalshi.adapter import KalshiAdapter
 from pmtape.venues.kalshi.fake.server import FakeKalshi, KalshiFakeFaults
 from tests.venues.kalshi.util import KEY_ID, adapter_for, throwaway_key
 

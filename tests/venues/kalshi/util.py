@@ -16,7 +16,7 @@ from pmtape.core.book import Book
 from pmtape.core.events import BookDelta, BookSnapshot, Event, Level
 from pmtape.net.session import HttpMeta, VenueSession
 from pmtape.venues.base import Normalizer
-from pmtape.venues.kalshi import KalshiAdapter
+from pmtape.venues.kalshi.adapter import KalshiAdapter
 from pmtape.venues.kalshi.auth import generate_key_pair
 from pmtape.venues.kalshi.fake.server import FakeKalshi
 from pmtape.venues.kalshi.normalize import KalshiNormalizer

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pmtape.config.models import LimitlessVenueConfig
-from pmtape.venues.limitless import LimitlessAdapter
+from pmtape.venues.limitless.adapter import LimitlessAdapter
 from pmtape.venues.limitless.fake.server import FakeLimitless
 from pmtape.venues.limitless.normalize import LimitlessNormalizer
 from tests.helpers import eventually

@@ -6,7 +6,7 @@ import pytest
 
 from pmtape.config import load_config
 from pmtape.core.errors import ConfigError
-from pmtape.venues.polymarket import PolymarketAdapter
+from pmtape.venues.polymarket.adapter import PolymarketAdapter
 from pmtape.venues.polymarket.constants import CLOB_URL, GAMMA_URL, LIMITS, WS_URL
 from pmtape.venues.polymarket.ws import MarketChannelSession
 from pmtape.venues.registry import available, create_adapter

@@ -12,7 +12,7 @@ from pmtape.core.book import Book
 from pmtape.core.clock import now_ms
 from pmtape.core.events import BookDelta, BookSnapshot, Event
 from pmtape.net.session import HttpMeta, VenueSession
-from pmtape.venues.polymarket import PolymarketAdapter
+from pmtape.venues.polymarket.adapter import PolymarketAdapter
 from pmtape.venues.polymarket.fake.server import FakePolymarket
 from pmtape.venues.polymarket.fake.wire import WireEncoder
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer

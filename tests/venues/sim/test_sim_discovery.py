@@ -12,7 +12,7 @@ from pmtape.config.models import SimVenueConfig
 from pmtape.core.clock import now_ms
 from pmtape.core.events import BookSnapshot
 from pmtape.venues.registry import available, create_adapter
-from pmtape.venues.sim import SimAdapter
+from pmtape.venues.sim.adapter import SimAdapter
 from pmtape.venues.sim.constants import ANCHOR_MS
 from pmtape.venues.sim.discovery import discover_sim
 from pmtape.venues.sim.normalize import SimNormalizer

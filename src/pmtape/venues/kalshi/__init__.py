@@ -7,7 +7,3 @@ private key from ``private_key_path`` — and polls ``GET /markets/orderbooks`` 
 recent ``/markets/trades``) otherwise. Either way one normalizer turns what arrives into
 YES-book events, and ``fetch_books`` serves the collector's REST audit.
 """
-
-from pmtape.venues.kalshi.adapter import KalshiAdapter
-
-__all__ = ["KalshiAdapter"]

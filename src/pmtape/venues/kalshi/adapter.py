@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from pmtape.config.models import KalshiVenueConfig
 from pmtape.core.clock import mono_s, now_ms
 from pmtape.core.errors import ConfigError, VenueError
 from pmtape.net.backoff import Backoff
@@ -35,6 +34,7 @@ from pmtape.venues.kalshi.constants import (
 from pmtape.venues.kalshi.discovery import KalshiDiscovery
 from pmtape.venues.kalshi.normalize import KalshiNormalizer
 from pmtape.venues.kalshi.rest import Body, KalshiRest
+from pmtape.venues.kalshi.settings import KalshiVenueConfig
 from pmtape.venues.kalshi.ws import KalshiWsSession
 
 _TRADES_OVERLAP_S = 5

@@ -16,7 +16,6 @@ from typing import Any
 
 import msgspec
 
-from pmtape.config.models import KalshiVenueConfig
 from pmtape.core.clock import iso_ms
 from pmtape.core.instrument import Instrument, MarketInfo
 from pmtape.venues.base import DiscoveryResult
@@ -31,6 +30,7 @@ from pmtape.venues.kalshi.constants import (
     VENUE,
 )
 from pmtape.venues.kalshi.rest import KalshiRest
+from pmtape.venues.kalshi.settings import KalshiVenueConfig
 
 Number = str | int | float
 

@@ -7,7 +7,3 @@ the books (they name only their YES token); ``mode = "ws"`` follows the Socket.I
 whose every update is a complete book. One normalizer serves both, and ``fetch_books`` the
 collector's REST audit.
 """
-
-from pmtape.venues.limitless.adapter import LimitlessAdapter
-
-__all__ = ["LimitlessAdapter"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pmtape.config.models import LimitlessVenueConfig
 from pmtape.net.backoff import Backoff
 from pmtape.net.http import Cooldown, HttpClient
 from pmtape.net.ratelimit import RateLimiter
@@ -30,6 +29,7 @@ from pmtape.venues.limitless.constants import (
 from pmtape.venues.limitless.discovery import LimitlessDiscovery
 from pmtape.venues.limitless.normalize import LimitlessNormalizer
 from pmtape.venues.limitless.rest import Body, LimitlessRest
+from pmtape.venues.limitless.settings import LimitlessVenueConfig
 from pmtape.venues.limitless.ws import LimitlessFeedSession, engineio_url
 
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import msgspec
 
-from pmtape.config.models import LimitlessVenueConfig
 from pmtape.core.instrument import Instrument, MarketInfo
 from pmtape.venues.base import DiscoveryResult
 from pmtape.venues.limitless.constants import (
@@ -30,6 +29,7 @@ from pmtape.venues.limitless.constants import (
     VENUE,
 )
 from pmtape.venues.limitless.rest import LimitlessRest
+from pmtape.venues.limitless.settings import LimitlessVenueConfig
 
 _RECURRING = "-up-or-down-"
 

@@ -4,7 +4,3 @@
 ``/books`` (or ``/book`` per token). Either way the same normalizer turns what arrives into
 canonical events keyed by token id, and ``fetch_books`` serves the collector's REST audit.
 """
-
-from pmtape.venues.polymarket.adapter import PolymarketAdapter
-
-__all__ = ["PolymarketAdapter"]

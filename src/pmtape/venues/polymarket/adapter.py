@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pmtape.config.models import PolymarketVenueConfig
 from pmtape.net.backoff import Backoff
 from pmtape.net.http import Cooldown, HttpClient
 from pmtape.net.ratelimit import RateLimiter
@@ -21,6 +20,7 @@ from pmtape.venues.polymarket.constants import MAX_FRAME_BYTES, STREAM_REST, STR
 from pmtape.venues.polymarket.discovery import GammaDiscovery
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer
 from pmtape.venues.polymarket.rest import PolymarketRest
+from pmtape.venues.polymarket.settings import PolymarketVenueConfig
 from pmtape.venues.polymarket.ws import MarketChannelSession
 
 

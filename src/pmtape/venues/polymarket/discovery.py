@@ -23,7 +23,6 @@ from typing import Any
 
 import msgspec
 
-from pmtape.config.models import PolymarketVenueConfig
 from pmtape.core import clock
 from pmtape.core.events import MarketStatus
 from pmtape.core.instrument import Instrument, MarketInfo
@@ -31,6 +30,7 @@ from pmtape.venues.base import DiscoveryResult
 from pmtape.venues.polymarket.constants import RULE, STATUS_RESOLVED, VENUE
 from pmtape.venues.polymarket.messages import GammaMarket
 from pmtape.venues.polymarket.rest import PolymarketRest
+from pmtape.venues.polymarket.settings import PolymarketVenueConfig
 
 RULE_STICKY = RULE + "-sticky"
 

@@ -4,7 +4,3 @@ Discovery and every session of one adapter describe the same universe (seed, mar
 rolling series, fixed anchor), so the tokens discovered are the tokens a session streams,
 even when discovery and collection run in different processes.
 """
-
-from pmtape.venues.sim.adapter import SimAdapter
-
-__all__ = ["SimAdapter"]

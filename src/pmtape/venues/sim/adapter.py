@@ -7,13 +7,13 @@ even when discovery and collection run in different processes.
 
 from __future__ import annotations
 
-from pmtape.config.models import SimVenueConfig
 from pmtape.net.session import VenueSession
 from pmtape.venues.base import DiscoveryResult, Normalizer, VenueAdapter
 from pmtape.venues.sim.constants import VENUE
 from pmtape.venues.sim.discovery import discover_sim, universe_for
 from pmtape.venues.sim.generator import SimGenerator
 from pmtape.venues.sim.normalize import SimNormalizer
+from pmtape.venues.sim.settings import SimVenueConfig
 from pmtape.venues.sim.ws import SimSession
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pmtape.config.models import SimVenueConfig
 from pmtape.core.fixed import format_e6
 from pmtape.core.instrument import Instrument, MarketInfo
 from pmtape.venues.base import DiscoveryResult
 from pmtape.venues.sim.constants import ANCHOR_MS, RULE, VENUE
+from pmtape.venues.sim.settings import SimVenueConfig
 from pmtape.venues.sim.universe import SimMarket, SimUniverse
 
 
