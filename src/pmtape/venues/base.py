@@ -25,6 +25,7 @@ from pmtape.core.book import Book
 from pmtape.core.events import Event
 from pmtape.core.instrument import Instrument, MarketInfo
 from pmtape.net.session import HttpMeta, VenueSession
+from pmtape.venues.settings import VenueConfig
 
 
 class DiscoveryResult(msgspec.Struct, kw_only=True):
@@ -124,7 +125,9 @@ class VenueAdapter(abc.ABC):
 
     name: ClassVar[str]
 
-    def __init__(self, config: Any) -> None:
+    config: VenueConfig
+
+    def __init__(self, config: VenueConfig) -> None:
         self.config = config
 
     @abc.abstractmethod

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from typing import Any
 
 from pmtape.core.errors import ConfigError
 from pmtape.venues.base import FakeCommand, LocalFake, VenueAdapter
+from pmtape.venues.settings import VenueConfig
 
 ADAPTERS: dict[str, str] = {
     "sim": "pmtape.venues.sim.adapter:SimAdapter",
@@ -38,7 +38,7 @@ def adapter_class(name: str) -> type[VenueAdapter]:
     return cls
 
 
-def create_adapter(name: str, config: Any) -> VenueAdapter:
+def create_adapter(name: str, config: VenueConfig) -> VenueAdapter:
     """Build the adapter of venue ``name`` from its config section."""
     return adapter_class(name)(config)
 
