@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup build demo test check lint types layers pytest bench slow chaos clean lock config-doc
+.PHONY: setup build demo test check lint types layers pytest bench slow chaos live clean lock config-doc
 
 setup: $(STAMP)
 
@@ -56,6 +56,11 @@ slow: build
 
 chaos: build
 	PMTAPE_CHAOS_SECS=600 $(BIN)/pytest -q -m slow tests/venues/polymarket/test_pm_chaos.py
+
+# Contract drift: the real venues' responses and frames against the fakes' (needs the internet;
+# skipped, not failed, without it).
+live: build
+	$(BIN)/pytest -q -m live tests/venues
 
 bench: build
 	$(BIN)/python bench/run_all.py
