@@ -1,7 +1,8 @@
 """The fake's HTTP side: Gamma listings, CLOB books and markets, Data API trades, debug views.
 
 Books are the generator's true books at the moment of the request, in the live ordering
-(best level last), with ``last_trade_price`` ``""`` until the token trades. Errors have
+(best level last), always with all ten fields (``last_trade_price`` ``""`` until the token
+trades; the missing-``hash`` fault is the market channel's only). Errors have
 the venue's shapes (``400 Invalid token id``, ``404 No orderbook exists ...``). Fault knobs
 (slow answers, 429/5xx with ``Retry-After``) apply to every venue route, not to debug.
 
@@ -28,17 +29,16 @@ from typing import Any, Protocol
 import msgspec
 from aiohttp import web
 
-from pmtape.core.events import Level
 from pmtape.core.fixed import format_e6
-from pmtape.venues.polymarket.constants import BOOKS_BATCH_MAX, CLOB_CURSOR_END
+from pmtape.venues.polymarket.constants import BOOKS_BATCH_MAX
+from pmtape.venues.polymarket.fake.clob import MIN_ORDER_SIZE, ClobVenue, FakeClob
 from pmtape.venues.polymarket.fake.faults import FakeFaults
 from pmtape.venues.polymarket.fake.wire import PmIds, WireEncoder, wire_levels
-from pmtape.venues.polymarket.messages import RestBook
+from pmtape.venues.polymarket.messages import Level as WireLevel
 from pmtape.venues.sim.generator import SimGenerator, SimMarket
 
 _encode = msgspec.json.Encoder().encode
 _VENUE_PREFIXES = ("/gamma/", "/clob/", "/data/")
-_CLOB_PAGE = 500
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 KEYSET_MAX = 100
 LEGACY_MAX_OFFSET = 10_000
@@ -58,7 +58,22 @@ def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) 
     )
 
 
-class PmVenue(Protocol):
+class FullRestBook(msgspec.Struct, kw_only=True):
+    """``GET /book`` body as the venue sends it: every field, always, in the venue's order."""
+
+    market: str
+    asset_id: str
+    timestamp: str
+    hash: str
+    bids: list[WireLevel]
+    asks: list[WireLevel]
+    min_order_size: str
+    tick_size: str
+    neg_risk: bool
+    last_trade_price: str
+
+
+class PmVenue(ClobVenue, Protocol):
     """What the HTTP side reads of the fake venue (``server.FakePolymarket``)."""
 
     @property
@@ -79,13 +94,7 @@ class PmVenue(Protocol):
     @property
     def encoder(self) -> WireEncoder: ...
 
-    def true_book(self, asset_id: str) -> tuple[list[Level], list[Level]]: ...
-
     def gamma_listing(self, query: Mapping[str, str]) -> list[dict[str, Any]]: ...
-
-    def clob_market(self, m: SimMarket) -> dict[str, Any]: ...
-
-    def recent_trades(self, conditions: str | None) -> list[dict[str, Any]]: ...
 
     def snapshot_stats(self) -> dict[str, Any]: ...
 
@@ -103,7 +112,7 @@ class FakeRest:
         app.router.add_get("/gamma/markets", self.gamma_legacy)
         app.router.add_get("/clob/book", self.get_book)
         app.router.add_post("/clob/books", self.post_books)
-        app.router.add_get("/clob/markets", self.clob_markets)
+        FakeClob(self.fake).routes(app, "/clob")
         app.router.add_get("/data/trades", self.trades_v1)
         app.router.add_get("/data/v2/trades", self.trades_v2)
         app.router.add_get("/debug/book", self.debug_book)
@@ -180,7 +189,7 @@ class FakeRest:
                 books.append(book)
         return _json(books)
 
-    def rest_book(self, token: str) -> RestBook | None:
+    def rest_book(self, token: str) -> FullRestBook | None:
         """Return a token's true book as ``/book`` serves it, or None if it has none."""
         fake = self.fake
         try:
@@ -190,40 +199,19 @@ class FakeRest:
         market = fake.generator.market_of(token)
         if market is None:
             return None
-        with_hash = fake.rng.random() >= fake.faults.missing_hash_prob
         digest = blake2b(f"{token}:{fake.generator.now_ms}".encode(), digest_size=20).hexdigest()
-        return RestBook(
+        return FullRestBook(
             market=fake.ids.condition_id(market.market_id),
             asset_id=token,
             timestamp=str(fake.generator.now_ms),
-            hash=digest if with_hash else None,
+            hash=digest,
             bids=wire_levels(bids),
             asks=wire_levels(asks),
-            min_order_size="5",
-            tick_size=format_e6(market.tick_e6),
+            min_order_size=MIN_ORDER_SIZE,
+            tick_size=format_e6(fake.tick_e6(token)),
             neg_risk=False,
             last_trade_price=fake.encoder.last_trade.get(token, ""),
         )
-
-    async def clob_markets(self, request: web.Request) -> web.Response:
-        """``GET /markets`` (CLOB): base64 offset cursors ending with ``"LTE="``."""
-        cursor = request.query.get("next_cursor") or "MA=="
-        if cursor == CLOB_CURSOR_END:
-            return _json(
-                {"limit": _CLOB_PAGE, "count": 0, "next_cursor": CLOB_CURSOR_END, "data": []}
-            )
-        try:
-            start = int(base64.b64decode(cursor).decode())
-        except ValueError:
-            return _json({"error": "invalid cursor"}, 400)
-        markets = self.fake.generator.active_markets
-        page = markets[start : start + _CLOB_PAGE]
-        end = start + len(page)
-        nxt = (
-            CLOB_CURSOR_END if end >= len(markets) else base64.b64encode(str(end).encode()).decode()
-        )
-        data = [self.fake.clob_market(m) for m in page]
-        return _json({"limit": _CLOB_PAGE, "count": len(data), "next_cursor": nxt, "data": data})
 
     # -- Data API ------------------------------------------------------------------------------
 

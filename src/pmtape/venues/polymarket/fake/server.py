@@ -20,6 +20,7 @@ import gc
 import random
 from collections import deque
 from collections.abc import Iterator, Mapping
+from hashlib import blake2b
 from typing import Any
 
 from aiohttp import web
@@ -29,11 +30,13 @@ from pmtape.core.events import Level
 from pmtape.core.fixed import e6_to_float, format_e6
 from pmtape.venues.fake.base import LoopbackFake
 from pmtape.venues.fake.options import FakeLaunch
+from pmtape.venues.polymarket.fake.clob import iso_s
 from pmtape.venues.polymarket.fake.faults import FakeFaults
 from pmtape.venues.polymarket.fake.rest import FakeRest, GammaCatalog
 from pmtape.venues.polymarket.fake.stream import MarketChannel
 from pmtape.venues.polymarket.fake.wire import PmIds, WireEncoder
 from pmtape.venues.polymarket.messages import BookMsg, MarketResolvedMsg, NewMarketMsg
+from pmtape.venues.sim.constants import SCALE_E6
 from pmtape.venues.sim.generator import GenMessage, GenTrade, SimMarket
 
 __all__ = ["FakeFaults", "FakePolymarket", "launch"]
@@ -147,27 +150,64 @@ class FakePolymarket(LoopbackFake):
         tops = self.encoder.tops
         return tops.best(token) if token in tops else ("0", "1")
 
+    def condition_id(self, m: SimMarket) -> str:
+        """Return a market's condition id."""
+        return self.ids.condition_id(m.market_id)
+
+    def tick_e6(self, token: str) -> int:
+        """Return an active token's tick now (finer near 0 and 1, see ``wire``), in e6."""
+        tick = self.encoder.ticks.get(token)
+        if tick is not None:
+            return tick
+        market = self.generator.market_of(token)
+        if market is None:
+            raise KeyError(token)
+        return market.tick_e6
+
     def clob_market(self, m: SimMarket) -> dict[str, Any]:
-        """Return a market as the CLOB ``/markets`` list shows it."""
+        """Return a market as the CLOB ``/markets`` list shows it (token prices are mids)."""
         tokens = [
-            {"token_id": t, "outcome": o, "price": 0.5, "winner": False}
+            {"token_id": t, "outcome": o, "price": self._mid(t), "winner": False}
             for t, o in zip(m.token_ids, m.outcomes, strict=True)
         ]
+        cid = self.ids.condition_id(m.market_id)
         return {
-            "condition_id": self.ids.condition_id(m.market_id),
-            "question": m.title,
-            "market_slug": m.slug,
+            "enable_order_book": True,
             "active": True,
             "closed": False,
             "archived": False,
             "accepting_orders": True,
-            "enable_order_book": True,
+            "accepting_order_timestamp": iso_s(m.open_ts),
             "minimum_order_size": 5,
-            "minimum_tick_size": e6_to_float(m.tick_e6),
+            "minimum_tick_size": e6_to_float(self.tick_e6(m.token_ids[0])),
+            "condition_id": cid,
+            "question_id": "0x" + blake2b(f"question:{cid}".encode(), digest_size=32).hexdigest(),
+            "question": m.title,
+            "description": f"This market resolves per its title: {m.title}",
+            "market_slug": m.slug,
+            "end_date_iso": iso_s(m.close_ts),
+            "game_start_time": None,
+            "seconds_delay": 0,
+            "fpmm": "",
+            "maker_base_fee": 0,
+            "taker_base_fee": 0,
+            "notifications_enabled": True,
             "neg_risk": False,
+            "neg_risk_market_id": "",
+            "neg_risk_request_id": "",
+            "icon": "",
+            "image": "",
+            "rewards": {"rates": None, "min_size": 0, "max_spread": 0},
+            "is_50_50_outcome": False,
             "tokens": tokens,
             "tags": list(m.tags),
         }
+
+    def _mid(self, token: str) -> float:
+        bids, asks = self.generator.true_book(token)
+        bid = bids[0][0] if bids else 0
+        ask = asks[0][0] if asks else SCALE_E6
+        return e6_to_float((bid + ask) // 2)
 
     def recent_trades(self, conditions: str | None) -> list[dict[str, Any]]:
         """Return recent fills newest first (Data API v2 rows), optionally by condition ids."""
@@ -208,13 +248,14 @@ class FakePolymarket(LoopbackFake):
         closed = [m for k, m in self._active.items() if k not in active]
         first = not self._active
         self._active = active
-        tops = self.encoder.tops
+        encoder = self.encoder
         for m in closed:
             for token in m.token_ids:
-                tops.drop(token)
+                encoder.forget(token)
         for m in opened:
             for token in m.token_ids:
-                tops.reset(token, *gen.true_book(token))
+                encoder.tops.reset(token, *gen.true_book(token))
+                encoder.set_tick(token, m.tick_e6)
         if not first:
             self.channel.lifecycle(self._lifecycle(opened, closed, ts))
 

@@ -6,6 +6,12 @@ the best at the END (bids ascending, asks descending), as the live API does; bot
 tokens' halves of one change travel in one ``price_change``, each item with the token's
 best bid/ask after it (``"0"``/``"1"`` for an empty side). Shared by the fake server and
 the ingest benchmark.
+
+A token registered with its market's tick (``WireEncoder.set_tick``) carries ``tick_size`` in
+its ``book`` messages, and its tick turns ten times finer (0.01 -> 0.001, at most 0.0001) while
+its mid is above 0.96 or below 0.04, back when it returns: each move is announced with a
+``tick_size_change``, as the venue does. Level prices stay valid (the market's own tick is a
+multiple of the finer one).
 """
 
 from __future__ import annotations
@@ -24,16 +30,21 @@ from pmtape.venues.polymarket.messages import (
     MarketMessage,
     PriceChangeItem,
     PriceChangeMsg,
+    TickSizeChangeMsg,
 )
 from pmtape.venues.polymarket.messages import (
     Level as WireLevel,
 )
+from pmtape.venues.sim.constants import SCALE_E6
 from pmtape.venues.sim.generator import GenDelta, GenMessage, GenSnapshot, GenTrade
 
 _GAMMA_ID_BASE = 500_000
 _E6_TEXT: dict[int, str] = {}
 _E6_TEXT_MAX = 1 << 17
 _ORDER_HASH = blake2b(digest_size=20)
+FINE_BELOW_E6 = 40_000
+"""A token's tick turns finer while its mid is below 0.04 or above 1 - 0.04."""
+_FINEST_TICK_E6 = 100
 
 
 class PmIds:
@@ -177,6 +188,50 @@ class WireEncoder:
         self.tops = tops or TopTracker()
         self._orders = itertools.count(1)
         self.last_trade: dict[str, str] = {}
+        self.last_trade_side: dict[str, str] = {}
+        self._base_ticks: dict[str, int] = {}
+        self.ticks: dict[str, int] = {}
+        """Each registered token's tick now, in e6."""
+
+    def set_tick(self, token: str, tick_e6: int) -> None:
+        """Register a token's market tick; its tick now follows its mid (see the module doc)."""
+        self._base_ticks[token] = tick_e6
+        self.ticks[token] = self._tick_for(token, tick_e6)
+
+    def forget(self, token: str) -> None:
+        """Forget a token (its market closed)."""
+        self.tops.drop(token)
+        self._base_ticks.pop(token, None)
+        self.ticks.pop(token, None)
+
+    def _tick_for(self, token: str, base: int) -> int:
+        if token not in self.tops:
+            return base
+        top = self.tops.top(token)
+        bid = top.bid_keys[-1] if top.bid_keys else 0
+        ask = -top.ask_keys[-1] if top.ask_keys else SCALE_E6
+        twice_mid = bid + ask
+        if twice_mid < 2 * FINE_BELOW_E6 or twice_mid > 2 * (SCALE_E6 - FINE_BELOW_E6):
+            return max(base // 10, _FINEST_TICK_E6)
+        return base
+
+    def _tick_change(self, token: str, cond: str, ts_ms: int, out: list[MarketMessage]) -> None:
+        base = self._base_ticks.get(token)
+        if base is None:
+            return
+        old = self.ticks[token]
+        new = self._tick_for(token, base)
+        if new != old:
+            self.ticks[token] = new
+            out.append(
+                TickSizeChangeMsg(
+                    market=cond,
+                    asset_id=token,
+                    old_tick_size=e6_text(old),
+                    new_tick_size=e6_text(new),
+                    timestamp=str(ts_ms),
+                )
+            )
 
     def encode(self, msgs: list[GenMessage]) -> list[MarketMessage]:
         """Encode messages in order; the two tokens' halves of one change share a message.
@@ -188,13 +243,23 @@ class WireEncoder:
         traded = ""
         for msg in msgs:
             if type(msg) is GenDelta:
+                cond = self.ids.condition_id(msg.market)
                 if msg.market == traded:
                     for side, px, sz in msg.changes:
                         self.tops.change(msg.token, side, px, sz)
+                    self._tick_change(msg.token, cond, msg.ts_ms, out)
                     out.append(self._book(msg.token, msg.market, msg.ts_ms, with_hash=True))
                     continue
                 items = self._items(msg.token, msg.changes)
-                cond = self.ids.condition_id(msg.market)
+                n = len(out)
+                self._tick_change(msg.token, cond, msg.ts_ms, out)
+                if len(out) > n:
+                    # The tick moved: the change goes out after its announcement, on its own.
+                    pending = PriceChangeMsg(
+                        market=cond, price_changes=items, timestamp=str(msg.ts_ms)
+                    )
+                    out.append(pending)
+                    continue
                 if pending is not None and pending.market == cond:
                     pending.price_changes.extend(items)
                     pending = None  # a burst's next change is a message of its own
@@ -205,7 +270,10 @@ class WireEncoder:
             pending = None
             traded = ""
             if type(msg) is GenSnapshot:
-                out.append(self.book(msg))
+                self.tops.reset(msg.token, msg.bids, msg.asks)
+                cond = self.ids.condition_id(msg.market)
+                self._tick_change(msg.token, cond, msg.ts_ms, out)
+                out.append(self._book(msg.token, msg.market, msg.ts_ms, with_hash=True))
             elif type(msg) is GenTrade:
                 out.append(self.trade(msg))
                 traded = msg.market if self.book_after_trade else ""
@@ -225,7 +293,7 @@ class WireEncoder:
             hash=self._hash() if with_hash else None,
             bids=bids,
             asks=asks,
-            tick_size=None,
+            tick_size=e6_text(tick) if (tick := self.ticks.get(token)) else None,
             last_trade_price=self.last_trade.get(token, ""),
         )
 
@@ -233,6 +301,7 @@ class WireEncoder:
         """Return a ``last_trade_price`` message for one fill."""
         price = e6_text(trade.px_e6)
         self.last_trade[trade.token] = price
+        self.last_trade_side[trade.token] = SIDE_BUY if trade.side == "buy" else SIDE_SELL
         return LastTradePriceMsg(
             market=self.ids.condition_id(trade.market),
             asset_id=trade.token,
