@@ -35,27 +35,41 @@ class Market(msgspec.Struct, kw_only=True):
     event_ticker: str
     market_type: str = "binary"
     title: str = ""
+    subtitle: str = ""  # deprecated, still sent
     yes_sub_title: str = ""
     no_sub_title: str = ""
-    created_time: str = ""
-    open_time: str = ""
-    close_time: str = ""
-    latest_expiration_time: str = ""
+    created_time: str
+    updated_time: str
+    open_time: str
+    close_time: str
+    latest_expiration_time: str
+    settlement_timer_seconds: int = 0
     status: str = "active"
     yes_bid_dollars: str = "0.0000"
     yes_ask_dollars: str = "1.0000"
     no_bid_dollars: str = "0.0000"
     no_ask_dollars: str = "1.0000"
+    yes_bid_size_fp: str = "0.00"
+    yes_ask_size_fp: str = "0.00"
     last_price_dollars: str = "0.0000"
+    previous_yes_bid_dollars: str = "0.0000"
+    previous_yes_ask_dollars: str = "0.0000"
+    previous_price_dollars: str = "0.0000"
     volume_fp: str = "0.00"
     volume_24h_fp: str = "0.00"
     open_interest_fp: str = "0.00"
-    liquidity_dollars: str = "0.0000"
+    liquidity_dollars: str = "0.0000"  # always zero on the venue
+    notional_value_dollars: str = "1.0000"
     result: str = ""
+    settlement_value_dollars: str | None = None
+    settlement_ts: str | None = None
+    can_close_early: bool = False
+    expiration_value: str = ""
     price_level_structure: str = "linear_cent"
-    price_ranges: list[PriceRange] = []
+    price_ranges: list[PriceRange]
     fractional_trading_enabled: bool = True
     rules_primary: str = ""
+    rules_secondary: str = ""
 
 
 class MarketsPage(msgspec.Struct):
@@ -65,8 +79,8 @@ class MarketsPage(msgspec.Struct):
     cursor: str = ""
 
 
-class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """An event of ``GET /events`` (``markets`` only with ``with_nested_markets=true``)."""
+class Event(msgspec.Struct, kw_only=True):
+    """An event of ``GET /events`` (``markets`` null unless ``with_nested_markets=true``)."""
 
     event_ticker: str
     series_ticker: str
@@ -75,6 +89,9 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
     category: str = ""
     mutually_exclusive: bool = False
     strike_date: str | None = None
+    strike_period: str | None = None
+    collateral_return_type: str = "binary"
+    available_on_brokers: bool = False
     markets: list[Market] | None = None
 
 
@@ -85,7 +102,7 @@ class EventsPage(msgspec.Struct):
     cursor: str = ""
 
 
-class OrderbookFp(msgspec.Struct, omit_defaults=True):
+class OrderbookFp(msgspec.Struct):
     """A bids-only YES/NO book (``orderbook_fp``): an empty side is ``[]``."""
 
     yes_dollars: Ladder = []
@@ -103,6 +120,29 @@ class OrderbooksPage(msgspec.Struct):
     """``GET /markets/orderbooks?tickers=A,B``."""
 
     orderbooks: list[OrderbookItem]
+
+
+class SettlementSource(msgspec.Struct):
+    """Where a series' outcomes are read from."""
+
+    name: str
+    url: str
+
+
+class Series(msgspec.Struct, kw_only=True):
+    """A series of ``GET /series`` and ``GET /series/{series_ticker}``."""
+
+    ticker: str
+    frequency: str
+    title: str
+    category: str
+    tags: list[str] = []
+    settlement_sources: list[SettlementSource] = []
+    contract_url: str = ""
+    contract_terms_url: str = ""
+    fee_type: str = "quadratic"
+    fee_multiplier: float = 1.0
+    additional_prohibitions: list[str] = []
 
 
 class RestTrade(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -174,6 +214,26 @@ class TradeBody(msgspec.Struct, kw_only=True):
     taker_book_side: str
     ts: int
     ts_ms: int
+
+
+class TickerBody(msgspec.Struct, kw_only=True):
+    """``ticker.msg``: a market's top of book and totals (no ``seq`` on this channel)."""
+
+    market_ticker: str
+    market_id: str
+    price_dollars: str
+    yes_bid_dollars: str
+    yes_ask_dollars: str
+    yes_bid_size_fp: str
+    yes_ask_size_fp: str
+    last_trade_size_fp: str
+    volume_fp: str
+    open_interest_fp: str
+    dollar_volume: int
+    dollar_open_interest: int
+    ts: int
+    ts_ms: int
+    time: str
 
 
 class OrderbookSnapshotMsg(msgspec.Struct, tag_field="type", tag="orderbook_snapshot"):

@@ -25,7 +25,7 @@ from aiohttp import web
 from pmtape.core.events import Level
 from pmtape.venues.kalshi.constants import EVENTS_PAGE_MAX, MARKETS_PAGE_MAX, ORDERBOOKS_MAX
 from pmtape.venues.kalshi.fake.faults import KalshiFakeFaults
-from pmtape.venues.kalshi.messages import Event, Market, OrderbookFp, RestTrade
+from pmtape.venues.kalshi.messages import Event, Market, OrderbookFp, RestTrade, Series
 
 _encode = msgspec.json.Encoder().encode
 PREFIX = "/trade-api/v2"
@@ -69,6 +69,8 @@ class KalshiVenue(Protocol):
 
     def event_objects(self, status: str | None, nested: bool) -> list[Event]: ...
 
+    def series_objects(self) -> list[Series]: ...
+
     def series_of(self, event_ticker: str) -> str: ...
 
     def rest_book(self, ticker: str, depth: int = 0) -> OrderbookFp | None: ...
@@ -94,6 +96,9 @@ class FakeKalshiRest:
         r.add_get(PREFIX + "/markets/{ticker}/orderbook", self.get_orderbook)
         r.add_get(PREFIX + "/markets/{ticker}", self.get_market)
         r.add_get(PREFIX + "/events", self.get_events)
+        r.add_get(PREFIX + "/events/{event_ticker}", self.get_event)
+        r.add_get(PREFIX + "/series", self.get_series_list)
+        r.add_get(PREFIX + "/series/{series_ticker}", self.get_series)
         r.add_get(PREFIX + "/exchange/status", self.exchange_status)
         r.add_get("/debug/book", self.debug_book)
         r.add_get("/debug/stats", self.debug_stats)
@@ -152,6 +157,31 @@ class FakeKalshiRest:
         if q.get("series_ticker"):
             events = [e for e in events if e.series_ticker == q["series_ticker"]]
         return _page(events, q, EVENTS_PAGE_MAX, "events")
+
+    async def get_event(self, request: web.Request) -> web.Response:
+        """``GET /events/{event_ticker}``: the event and (deprecated, top-level) its markets."""
+        nested = request.query.get("with_nested_markets") == "true"
+        ticker = request.match_info["event_ticker"]
+        for event in self.fake.event_objects(None, nested=True):
+            if event.event_ticker == ticker:
+                markets = event.markets or []
+                event.markets = markets if nested else None
+                return _json({"event": event, "markets": markets})
+        return _not_found("event")
+
+    async def get_series_list(self, request: web.Request) -> web.Response:
+        """``GET /series``: every series, optionally of one ``category``."""
+        series = self.fake.series_objects()
+        if request.query.get("category"):
+            series = [s for s in series if s.category == request.query["category"]]
+        return _json({"series": series})
+
+    async def get_series(self, request: web.Request) -> web.Response:
+        """``GET /series/{series_ticker}``."""
+        for series in self.fake.series_objects():
+            if series.ticker == request.match_info["series_ticker"]:
+                return _json({"series": series})
+        return _not_found("series")
 
     # -- books and trades ----------------------------------------------------------------------
 

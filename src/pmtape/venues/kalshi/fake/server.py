@@ -28,21 +28,25 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
-from pmtape.core.fixed import SCALE
+from pmtape.core.fixed import SCALE, parse_e6
 from pmtape.venues.fake.base import LoopbackFake
 from pmtape.venues.fake.options import FakeLaunch
+from pmtape.venues.kalshi import constants as k
 from pmtape.venues.kalshi.auth import generate_key_pair, load_public_key
 from pmtape.venues.kalshi.constants import WS_SIGN_PATH
+from pmtape.venues.kalshi.fake.catalog import Totals, market_object, series_object
 from pmtape.venues.kalshi.fake.faults import KalshiFakeFaults
 from pmtape.venues.kalshi.fake.rest import PREFIX, FakeKalshiRest
 from pmtape.venues.kalshi.fake.stream import KalshiChannel
-from pmtape.venues.kalshi.fake.wire import KalshiIds, Ladders, WireEncoder, count_fp, dollars, iso
+from pmtape.venues.kalshi.fake.wire import KalshiIds, Ladders, WireEncoder, WireEvent, count_fp, iso
 from pmtape.venues.kalshi.messages import (
     Event,
     Market,
     OrderbookFp,
     RestTrade,
+    Series,
     SnapshotBody,
+    TickerBody,
     TradeBody,
 )
 from pmtape.venues.sim.generator import GenMessage, SimMarket
@@ -98,6 +102,7 @@ class FakeKalshi(LoopbackFake):
         self.decoys = decoys
         self._markets: dict[str, SimMarket] = {}  # ticker -> market
         self._trades: deque[RestTrade] = deque(maxlen=_TRADES_KEPT)
+        self._totals: dict[str, Totals] = {}  # ticker -> traded totals
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -141,26 +146,14 @@ class FakeKalshi(LoopbackFake):
         return out
 
     def _market(self, ticker: str, m: SimMarket, status: str, close_ms: int) -> Market:
-        bid, ask = ("0.0000", "1.0000")
-        if ticker in self.ladders.yes:
-            bids, asks = self.true_book(ticker)
-            bid = dollars(bids[0][0]) if bids else bid
-            ask = dollars(asks[0][0]) if asks else ask
-        return Market(
+        return market_object(
+            m,
             ticker=ticker,
             event_ticker=self.ids.event(m),
-            title=m.title,
-            yes_sub_title=m.outcomes[0],
-            no_sub_title=m.outcomes[1],
-            open_time=iso(m.open_ts),
-            close_time=iso(close_ms),
-            latest_expiration_time=iso(close_ms),
             status=status,
-            yes_bid_dollars=bid,
-            yes_ask_dollars=ask,
-            volume_24h_fp=count_fp(round(m.activity * 1000) * SCALE),
-            price_level_structure="deci_cent" if m.tick_e6 < 10_000 else "linear_cent",
-            result="yes" if status == "finalized" else "",
+            close_ms=close_ms,
+            book=self.true_book(ticker) if ticker in self.ladders.yes else None,
+            totals=self._totals.get(ticker) or Totals(),
         )
 
     def event_objects(self, status: str | None, nested: bool) -> list[Event]:
@@ -176,11 +169,23 @@ class FakeKalshi(LoopbackFake):
                     event_ticker=event,
                     series_ticker=self.ids.series(m),
                     title=m.title,
+                    sub_title=f"By {iso(m.close_ts)}",
                     category=m.tags[0].title(),
+                    # the listed market and its decoys are alternatives: at most one says yes
+                    mutually_exclusive=True,
+                    strike_date=iso(m.close_ts),
                     markets=[x for x in markets if x.event_ticker == event] if nested else None,
                 )
             )
         return out
+
+    def series_objects(self) -> list[Series]:
+        """Return every series of the active markets, once each."""
+        out: dict[str, Series] = {}
+        for m in self._markets.values():
+            ticker = self.ids.series(m)
+            out.setdefault(ticker, series_object(ticker, m))
+        return list(out.values())
 
     def series_of(self, event_ticker: str) -> str:
         """Return the series ticker of an event ticker."""
@@ -190,7 +195,7 @@ class FakeKalshi(LoopbackFake):
         """Return a ticker's book as REST serves it (``depth`` best levels a side), or None."""
         if ticker not in self.ladders.yes:
             return None
-        body = self.ladders.snapshot(ticker, "", rest=True)
+        body = self.ladders.snapshot(ticker, "")
         yes = body.yes_dollars_fp or []
         no = body.no_dollars_fp or []
         if depth:
@@ -215,10 +220,39 @@ class FakeKalshi(LoopbackFake):
 
     def _emit(self, msgs: list[GenMessage], ts: int) -> None:
         events = self.encoder.encode(msgs)
+        touched: dict[str, int] = {}  # ticker -> its last message's ts_ms
         for event in events:
             if isinstance(event.body, TradeBody):
                 self._record_trade(event.body)
+            touched[event.ticker] = event.body.ts_ms
+        # The ticker channel follows each tick's changes with the markets' new tops.
+        for ticker, ts_ms in touched.items():
+            if ticker in self._markets:
+                events.append(WireEvent(ticker, k.MSG_TICKER, self._ticker_body(ticker, ts_ms)))
         self.channel.dispatch(events)
+
+    def _ticker_body(self, ticker: str, ts_ms: int) -> TickerBody:
+        market = self._market(ticker, self._markets[ticker], "active", 0)
+        totals = self._totals.get(ticker) or Totals()
+        volume = parse_e6(market.volume_fp)
+        interest = parse_e6(market.open_interest_fp)
+        return TickerBody(
+            market_ticker=ticker,
+            market_id=self.ids.market_uuid(ticker),
+            price_dollars=market.last_price_dollars,
+            yes_bid_dollars=market.yes_bid_dollars,
+            yes_ask_dollars=market.yes_ask_dollars,
+            yes_bid_size_fp=market.yes_bid_size_fp,
+            yes_ask_size_fp=market.yes_ask_size_fp,
+            last_trade_size_fp=count_fp(totals.last_size_e6),
+            volume_fp=market.volume_fp,
+            open_interest_fp=market.open_interest_fp,
+            dollar_volume=volume * totals.last_px_e6 // SCALE // SCALE,
+            dollar_open_interest=interest * totals.last_px_e6 // SCALE // SCALE,
+            ts=ts_ms // 1000,
+            ts_ms=ts_ms,
+            time=iso(ts_ms),
+        )
 
     def _refresh(self, ts: int) -> None:
         gen = self.generator
@@ -235,6 +269,10 @@ class FakeKalshi(LoopbackFake):
         self._markets = active
 
     def _record_trade(self, body: TradeBody) -> None:
+        totals = self._totals.setdefault(body.market_ticker, Totals())
+        totals.last_px_e6 = parse_e6(body.yes_price_dollars)
+        totals.last_size_e6 = parse_e6(body.count_fp)
+        totals.volume_e6 += totals.last_size_e6
         self._trades.append(
             RestTrade(
                 trade_id=body.trade_id,

@@ -3,7 +3,8 @@
 The upgrade must carry the three ``KALSHI-ACCESS-*`` headers with a valid RSA-PSS signature
 of ``timestamp + "GET" + path`` by a known key (else 401, counted). Commands follow §2.6.2:
 ``subscribe`` opens one sid per channel (``orderbook_delta`` needs tickers and starts with
-one ``orderbook_snapshot`` per ticker), ``update_subscription`` takes exactly one sid
+one ``orderbook_snapshot`` per ticker; ``trade`` and ``ticker`` without tickers stream every
+market; ``ticker`` frames have no ``seq``), ``update_subscription`` takes exactly one sid
 (``sids: [n]`` or ``sid: n``) and its ``action`` inside ``params`` (``add_markets``,
 ``delete_markets``, ``get_snapshot``), ``unsubscribe`` takes sids. Snapshots, deltas and
 ``ok`` replies share one ``seq`` per sid. The server pings every ``ping_interval_s`` with the
@@ -44,14 +45,19 @@ class _CommandError(Exception):
 
 
 class _Sub:
-    __slots__ = ("channel", "delivered", "seq", "sid", "tickers")
+    __slots__ = ("channel", "delivered", "every_market", "seq", "sid", "tickers")
 
     def __init__(self, sid: int, channel: str, tickers: list[str]) -> None:
         self.sid = sid
         self.channel = channel
         self.tickers: dict[str, None] = dict.fromkeys(tickers)
+        # Public channels subscribed without tickers stream every market (§2.6.2).
+        self.every_market = not tickers and channel != k.CHANNEL_BOOK
         self.seq = 0
         self.delivered = 0
+
+    def covers(self, event: WireEvent) -> bool:
+        return self.channel == event.kind and (self.every_market or event.ticker in self.tickers)
 
 
 class _Conn:
@@ -286,12 +292,16 @@ class KalshiChannel:
                 lose = event.kind == k.MSG_DELTA and event.ticker in to_lose
                 to_lose.discard(event.ticker if lose else "")
                 for sub in conn.subs.values():
-                    if sub.channel == event.kind and event.ticker in sub.tickers:
+                    if sub.covers(event):
                         self._send(conn, sub, event, lose)
             self._noise(conn)
         self._gap_once -= lost
 
     def _send(self, conn: _Conn, sub: _Sub, event: WireEvent, lose: bool) -> None:
+        if event.kind == k.MSG_TICKER:  # the ticker channel carries no seq
+            conn.push(_encode({"type": event.kind, "sid": sub.sid, "msg": event.body}))
+            self.stats["frames"] += 1
+            return
         sub.seq += 1
         if event.kind == k.MSG_DELTA:
             sub.delivered += 1

@@ -18,7 +18,7 @@ from hashlib import blake2b
 
 from pmtape.core.events import BID, Level
 from pmtape.core.fixed import SCALE
-from pmtape.venues.kalshi.messages import DeltaBody, Ladder, SnapshotBody, TradeBody
+from pmtape.venues.kalshi.messages import DeltaBody, Ladder, SnapshotBody, TickerBody, TradeBody
 from pmtape.venues.sim.generator import GenDelta, GenMessage, GenSnapshot, GenTrade, SimMarket
 
 _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
@@ -72,8 +72,8 @@ class WireEvent:
     """One data message for one ticker, before a subscription gives it ``sid``/``seq``."""
 
     ticker: str
-    kind: str  # "orderbook_delta" | "trade"
-    body: DeltaBody | TradeBody
+    kind: str  # "orderbook_delta" | "trade" | "ticker"
+    body: DeltaBody | TradeBody | TickerBody
 
 
 class Ladders:
@@ -93,15 +93,13 @@ class Ladders:
         self.yes.pop(ticker, None)
         self.no.pop(ticker, None)
 
-    def snapshot(self, ticker: str, market_id: str, *, rest: bool = False) -> SnapshotBody:
-        """Return the ticker's ladders ascending; an empty side is absent (WS) or [] (REST)."""
-        yes = _ladder(self.yes[ticker])
-        no = _ladder(self.no[ticker])
+    def snapshot(self, ticker: str, market_id: str) -> SnapshotBody:
+        """Return the ticker's ladders ascending; an empty side is ``[]``, as on REST."""
         return SnapshotBody(
             market_ticker=ticker,
             market_id=market_id,
-            yes_dollars_fp=yes if yes or rest else None,
-            no_dollars_fp=no if no or rest else None,
+            yes_dollars_fp=_ladder(self.yes[ticker]),
+            no_dollars_fp=_ladder(self.no[ticker]),
         )
 
 
