@@ -3,8 +3,9 @@
 A text frame is one Engine.IO packet: ``0{...}`` open, ``2``/``3`` ping/pong, ``4...`` a
 message that is itself a Socket.IO packet — ``40/markets,{...}`` namespace connect (ack),
 ``41/markets,`` disconnect, ``42/markets,12["event",{...}]`` an event (with optional ack id),
-``44/markets,{...}`` connect error. The default namespace ``/`` is written without a prefix.
-Shared by the session, the normalizer and the fake server.
+``43/markets,12[...]`` the ack of event 12, ``44/markets,{...}`` connect error. The default
+namespace ``/`` is written without a prefix. Shared by the session, the normalizer and the
+fake server.
 """
 
 from __future__ import annotations
@@ -75,3 +76,8 @@ def event_frame(namespace: str, event: str, data: Any, ack: int | None = None) -
 def error_frame(namespace: str, message: str) -> str:
     """Return a CONNECT_ERROR packet."""
     return _prefix("44", namespace) + _encode({"message": message}).decode()
+
+
+def ack_frame(namespace: str, ack: int, *args: Any) -> str:
+    """Return an ACK packet ``43<ns>,<ack>[args...]`` answering an event sent with ``ack``."""
+    return _prefix("43", namespace) + str(ack) + _encode(list(args)).decode()

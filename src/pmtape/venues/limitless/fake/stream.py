@@ -7,7 +7,10 @@ An event for a namespace the socket has not connected closes the socket, as a So
 server does. ``subscribe_market_prices`` replaces the socket's set, is acknowledged with a
 ``system`` message listing it, and starts each newly added market with its full book; from
 then on every change of a market is one ``orderbookUpdate`` with its complete book and a
-venue-global ``version``. ``marketResolved`` goes out three times.
+venue-global ``version``. ``marketResolved`` goes out three times. ``unsubscribe``
+(``{"channel", "marketSlugs"?}``, what the official SDK sends) drops those markets — every
+market of the channel when none are named. An event sent with an ack id (``42/markets,7[...]``)
+is answered ``43/markets,7[{...}]``; an unknown channel's ack carries ``error``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ from pmtape.venues.limitless.constants import (
 from pmtape.venues.limitless.fake.faults import LimitlessFakeFaults
 from pmtape.venues.limitless.fake.wire import iso
 from pmtape.venues.limitless.messages import EngineOpen, Orderbook
+
+_UNSUBSCRIBE = "unsubscribe"
+_LIFECYCLE = "subscribe_market_lifecycle"
 
 Books = Callable[[str], Orderbook | None]
 """slug -> its current book (None: no such market)."""
@@ -166,33 +172,61 @@ class MarketsNamespace:
             self.stats["invalid_state"] += 1  # an event before the namespace ack: dropped
             return False
         if packet.sio == "2":
-            self._on_event(conn, packet.data)
+            result = self._on_event(conn, packet.data)
+            if packet.ack is not None:
+                self.stats["acks"] += 1
+                conn.push(sio.ack_frame(NAMESPACE, packet.ack, result))
         return True
 
-    def _on_event(self, conn: _Conn, data: bytes) -> None:
+    def _on_event(self, conn: _Conn, data: bytes) -> dict[str, Any]:
+        """Apply one client event; return what an ack of it carries."""
         try:
             msg: Any = msgspec.json.decode(data)
         except msgspec.DecodeError:
+            msg = None
+        if not isinstance(msg, list) or not msg or not isinstance(msg[0], str):
             self.stats["bad_client_frames"] += 1
-            return
-        if not isinstance(msg, list) or not msg:
-            self.stats["bad_client_frames"] += 1
-            return
+            return {"error": "Malformed event"}
         name, body = msg[0], (msg[1] if len(msg) > 1 else {})
+        if not isinstance(body, dict):
+            body = {}
         self.stats[f"emit_{name}"] += 1
-        if name == EMIT_SUBSCRIBE and isinstance(body, dict):
-            slugs = [s for s in body.get("marketSlugs") or [] if isinstance(s, str)]
-            new = [s for s in slugs if s not in conn.subs]
-            conn.subs = dict.fromkeys(slugs)  # replaces the previous set
-            ack = {"message": "Successfully subscribed to market price updates", "markets": slugs}
-            conn.push(sio.event_frame(NAMESPACE, EV_SYSTEM, ack))
-            if not self.faults.silent:
-                for slug in new:
-                    self._send_book(conn, slug, now_ms())
-        elif name == "subscribe_market_lifecycle":
+        if name == EMIT_SUBSCRIBE:
+            return self._subscribe(conn, _slugs(body))
+        if name == _LIFECYCLE:
             conn.lifecycle = True
-        elif name == "unsubscribe_market_lifecycle":
+            return {"message": "Successfully subscribed to market lifecycle events"}
+        if name == "unsubscribe_market_lifecycle":
             conn.lifecycle = False
+            return {"message": "Successfully unsubscribed from market lifecycle events"}
+        if name == _UNSUBSCRIBE:
+            return self._unsubscribe(conn, body.get("channel"), _slugs(body))
+        return {"error": f"Unknown event {name}"}
+
+    def _subscribe(self, conn: _Conn, slugs: list[str]) -> dict[str, Any]:
+        new = [s for s in slugs if s not in conn.subs]
+        conn.subs = dict.fromkeys(slugs)  # replaces the previous set
+        ack = {"message": "Successfully subscribed to market price updates", "markets": slugs}
+        conn.push(sio.event_frame(NAMESPACE, EV_SYSTEM, ack))
+        if not self.faults.silent:
+            for slug in new:
+                self._send_book(conn, slug, now_ms())
+        return ack
+
+    def _unsubscribe(self, conn: _Conn, channel: Any, slugs: list[str]) -> dict[str, Any]:
+        if channel == EMIT_SUBSCRIBE:
+            gone = slugs or list(conn.subs)
+            for slug in gone:
+                conn.subs.pop(slug, None)
+            return {
+                "message": "Successfully unsubscribed from market price updates",
+                "markets": gone,
+            }
+        if channel == _LIFECYCLE:
+            conn.lifecycle = False
+            return {"message": "Successfully unsubscribed from market lifecycle events"}
+        self.stats["unsubscribe_unknown_channel"] += 1
+        return {"error": f"Unknown channel {channel}"}
 
     # -- fan-out -------------------------------------------------------------------------------
 
@@ -263,3 +297,7 @@ class MarketsNamespace:
         if conn.subs and self.faults.unknown_prob and rng.random() < self.faults.unknown_prob:
             self.stats["unknown_sent"] += 1
             conn.push(sio.event_frame(NAMESPACE, "orderbookDiffV9", {"ts": ts_ms}))
+
+
+def _slugs(body: dict[str, Any]) -> list[str]:
+    return [s for s in body.get("marketSlugs") or [] if isinstance(s, str)]

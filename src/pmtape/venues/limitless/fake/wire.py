@@ -6,6 +6,9 @@ Books list levels best first, prices as JSON numbers and sizes as raw 1e6 intege
 size is already in those units. Decoys a collector must filter out are listed beside the
 real markets: AMM pool markets (no tokens), a CLOB market without tokens, a resolved one,
 an expired one still listed, and group (NegRisk) parents whose child is the real market.
+Every object carries the fields the venue always sends (and the official SDK's ``Market``
+model requires) even where pmtape ignores them: ``creator``, ``priorityIndex``, a
+``collateralToken`` and ``metadata.fee`` — AMM and group rows included.
 """
 
 from __future__ import annotations
@@ -26,9 +29,35 @@ _PERIODS = {5: "5-min", 15: "15-min", 60: "hourly", 1440: "daily"}
 _USDC = CollateralToken(
     address="0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", decimals=6, symbol="USDC"
 )
+_EXCHANGE = "0x05c748E2f4DcDe0ec9Fa8DDc40DE6b867f923fa5"
 GROUP_EVERY = 10
 """Every 10th market (slot 5, 15, ...) is listed as the child of a group market."""
 DECOY_EVERY = 8
+
+
+class MarketCreator(msgspec.Struct, kw_only=True):
+    """``creator`` of a market object (who listed it)."""
+
+    name: str = "Limitless"
+    imageURI: str | None = None
+    link: str | None = None
+
+
+class MarketVenue(msgspec.Struct, kw_only=True):
+    """``venue`` of a market detail: the contracts an order is signed for (trading only)."""
+
+    exchange: str = _EXCHANGE
+    adapter: str | None = None
+
+
+class VenueMarket(Market, kw_only=True):
+    """A market object with the fields the venue sends beyond what pmtape reads."""
+
+    creator: MarketCreator = msgspec.field(default_factory=MarketCreator)
+    priorityIndex: int = 0
+    venue: MarketVenue | None = None
+    negRiskMarketId: str | None = None
+    outcomeTokens: list[str] | None = None
 
 
 def iso(ts_ms: int) -> str:
@@ -47,14 +76,14 @@ def slug_of(m: SimMarket) -> str:
     return m.slug
 
 
-def market_object(m: SimMarket, slug: str, *, detail: bool = False) -> Market:
+def market_object(m: SimMarket, slug: str, *, detail: bool = False) -> VenueMarket:
     """Return a CLOB market object as ``/markets/active`` (or ``/markets/{slug}``) lists it."""
     crypto = m.series is not None
     asset = slug.partition("-")[0]
     categories = ["Crypto", "Hourly"] if crypto else [m.tags[0].title()]
     tags = [asset] if crypto else [m.tags[1]]
     digest = blake2b(f"cond:{slug}".encode(), digest_size=32).hexdigest()
-    return Market(
+    return VenueMarket(
         id=40_000 + m.slot,
         slug=slug,
         title=m.title,
@@ -71,7 +100,9 @@ def market_object(m: SimMarket, slug: str, *, detail: bool = False) -> Market:
         prices=[0.5, 0.5],
         volume=str(round(m.activity * 1000) * SCALE),
         volumeFormatted=f"{round(m.activity * 1000):,}",
-        metadata={"fee": True, **({"venue": "detail"} if detail else {})},
+        metadata={"fee": True},
+        priorityIndex=m.slot,
+        venue=MarketVenue() if detail else None,
     )
 
 
@@ -94,14 +125,22 @@ def orderbook(token: str, bids: list[Level], asks: list[Level], *, rest: bool) -
 def decoys(m: SimMarket, slug: str, now_ms: int) -> list[Market]:
     """Return the decoy market objects listed beside market ``m``."""
     base = market_object(m, slug)
-    amm = Market(
+    amm = VenueMarket(
         id=90_000 + m.slot,
         slug=f"{slug}-pool",
         title=f"{m.title} (pool)",
         tradeType="amm",
+        expirationDate=base.expirationDate,
         expirationTimestamp=m.close_ts,
+        createdAt=base.createdAt,
+        updatedAt=base.updatedAt,
         categories=base.categories,
+        tags=base.tags,
+        collateralToken=_USDC,
         address="0x" + blake2b(slug.encode(), digest_size=20).hexdigest(),
+        prices=[0.5, 0.5],
+        metadata={"fee": False},
+        priorityIndex=base.priorityIndex,
     )
     no_tokens = _variant(base, "-tokenless", tokens=None)
     resolved = _variant(base, "-resolved", status="RESOLVED", winningOutcomeIndex=0)
@@ -109,21 +148,30 @@ def decoys(m: SimMarket, slug: str, now_ms: int) -> list[Market]:
     return [amm, no_tokens, resolved, expired]
 
 
-def group_of(child: Market) -> Market:
+def group_of(child: VenueMarket) -> VenueMarket:
     """Return a group (NegRisk) parent listing ``child`` as its only market."""
-    return Market(
+    digest = blake2b(f"negrisk:{child.slug}".encode(), digest_size=32).hexdigest()
+    return VenueMarket(
         id=80_000 + child.id,
         slug=f"{child.slug}-group",
         title=f"{child.title} (group)",
         marketType="group",
+        expirationDate=child.expirationDate,
         expirationTimestamp=child.expirationTimestamp,
+        createdAt=child.createdAt,
+        updatedAt=child.updatedAt,
         categories=child.categories,
         tags=child.tags,
+        collateralToken=_USDC,
         tokens=None,
         markets=[child],
+        metadata={"fee": True},
+        priorityIndex=child.priorityIndex,
+        negRiskMarketId="0x" + digest,
+        outcomeTokens=[child.title],
     )
 
 
-def _variant(base: Market, suffix: str, **changes: Any) -> Market:
+def _variant(base: VenueMarket, suffix: str, **changes: Any) -> VenueMarket:
     extra = 100_000 * len(suffix)
     return msgspec.structs.replace(base, slug=base.slug + suffix, id=base.id + extra, **changes)
