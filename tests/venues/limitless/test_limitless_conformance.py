@@ -4,6 +4,7 @@ Every public market-data call of the SDK is pointed at the fake, and what its ow
 must equal the fake's state: the REST markets, market detail (and the venue it caches), order
 book, and the Socket.IO stream through the SDK's ``WebSocketClient`` (subscribe, the books,
 oracle noise, lifecycle, unsubscribe with its ack). The SDK is async: it runs on the test loop.
+``MarketPageFetcher`` (the site's navigation pages) is not served by the fake: skipped.
 """
 
 from __future__ import annotations
@@ -159,7 +160,10 @@ async def test_orderbook_parses_into_the_sdk_model_and_equals_the_true_book() ->
                 bids, asks = fake.true_book(slug)
                 assert [(round(b.price * 1e6), b.size) for b in book.bids] == bids
                 assert [(round(a.price * 1e6), a.size) for a in book.asks] == asks
-                assert book.token_id == fake.market_detail(slug).tokens["yes"]  # type: ignore[union-attr,index]
+                detail = fake.market_detail(slug)
+                assert detail is not None
+                assert detail.tokens is not None
+                assert book.token_id == detail.tokens["yes"]
             with pytest.raises(APIError) as err:
                 await fetcher.get_orderbook("no-such-market")
             assert err.value.status_code == 404
