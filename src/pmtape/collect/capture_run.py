@@ -22,8 +22,11 @@ from pmtape.capture.options import WriterOptions, WriterStats
 from pmtape.capture.recorder import Recorder
 from pmtape.core.clock import iso_utc
 from pmtape.store.active import ActiveSetReader, active_snapshot_path
+from pmtape.store.rows import AUDITS
 
 log = logging.getLogger(__name__)
+# The snapshot rows' invariant audits (not the REST audit's audit_checked/audit_mismatches).
+_AUDIT_KEYS = frozenset({"audit_rows", *(f"audit_{a}" for a in AUDITS)})
 
 
 def new_run_id() -> str:
@@ -52,6 +55,7 @@ class CaptureRun:
         self.runlog: NdjsonLog = self.bundle.runlog
         self.stopping = False
         self._connected: dict[str, bool] = {}
+        self._audit_seen: dict[str, int] = {}  # venue -> audit_rows already in the run log
         self.drops = {
             venue: CaptureDrops(venue, shard, self.runlog) for venue, shard in self.shards.items()
         }
@@ -104,6 +108,7 @@ class CaptureRun:
         """Write the once-a-second heartbeat and metrics records."""
         self.check_drops()
         self.runlog.write("heartbeat")
+        self._audits(venues)
         self.bundle.metrics().write(
             "metrics", loop_lag_ms=loop_lag_ms, dropped_total=dropped_total, pressure=pressure
         )
@@ -118,6 +123,22 @@ class CaptureRun:
                 http_errors={str(k): v for k, v in st.get("http_errors", {}).items()},
             )
             self.bundle.metrics(shard).write("metrics", **record)
+
+    def _audits(self, venues: dict[str, Any]) -> None:
+        """Write an ``audit_violations`` record for each venue whose rows failed audits since."""
+        seen = self._audit_seen
+        for venue, st in venues.items():
+            counts = {k: v for k, v in st.items() if k in _AUDIT_KEYS}
+            rows = counts.get("audit_rows", 0)
+            if rows != seen.get(venue, 0):
+                self.runlog.write(
+                    "audit_violations",
+                    shard=self.shards.get(venue),
+                    venue=venue,
+                    new_rows=rows - seen.get(venue, 0),
+                    **counts,
+                )
+                seen[venue] = rows
 
     def finish(self, reason: str = "normal") -> None:
         """Flush and close the capture, then record the stop (and drops still going on)."""

@@ -36,6 +36,7 @@ from pmtape.proc.runner import loop_name
 from pmtape.schedule.scheduler import ScheduleSettings
 from pmtape.store.active import active_snapshot_path
 from pmtape.store.parquet import ParquetSink, WriterSettings
+from pmtape.store.rows import AUDITS
 from pmtape.venues.base import VenueAdapter
 from pmtape.venues.registry import create_adapter
 
@@ -231,7 +232,8 @@ class Collector:
                 f"http_errors={_by_status(st['http_errors'])} "
                 f"bad={st.get('norm_bad', 0)} "
                 f"unknown={st.get('norm_unknown', 0)} "
-                f"apply_errors={st.get('apply_errors', 0)}"
+                f"apply_errors={st.get('apply_errors', 0)} "
+                f"audit_rows={st.get('audit_rows', 0)} ({_audits(st)})"
                 + (f" capture_dropped={self.run.dropped_frames(name)}" if self.run else "")
             )
         ws = self.sink.stats()
@@ -296,6 +298,7 @@ def venue_settings(config: Config, name: str) -> VenueSettings:
         audit_sample=v.audit_sample,
         snapshot_tick_ms=config.collector.snapshot_tick_ms,
         state_poll_s=config.collector.state_poll_s,
+        pair_tolerance_e6=round(config.collector.pair_tolerance * 1_000_000),
     )
 
 
@@ -336,8 +339,15 @@ def _replay_books(config: Config, venues: Sequence[str]) -> dict[str, VenueBooks
     for venue in venues:
         settings = venue_settings(config, venue)
         normalizer = create_adapter(venue, config.venue(venue)).new_normalizer()
-        books[venue] = VenueBooks(venue, normalizer, settings.top_k, settings.stale_after_ms)
+        books[venue] = VenueBooks(
+            venue, normalizer, settings.top_k, settings.stale_after_ms, settings.pair_tolerance_e6
+        )
     return books
+
+
+def _audits(st: Mapping[str, Any]) -> str:
+    """Return the invariant audit failures by audit (``crossed:2,pair_drift:1``, or ``0``)."""
+    return ",".join(f"{a}:{st[f'audit_{a}']}" for a in AUDITS if st.get(f"audit_{a}")) or "0"
 
 
 def _by_status(counts: Mapping[int, int]) -> str:

@@ -13,7 +13,10 @@ from collections.abc import Iterable
 
 from pmtape.core.apply import BookState
 from pmtape.core.book import Book
+from pmtape.core.errors import PmtapeError
 from pmtape.core.events import Trade
+from pmtape.core.fixed import parse_e6
+from pmtape.core.instrument import Instrument
 from pmtape.store.rows import SnapshotBatch, TradeBatch
 from pmtape.venues.base import Normalizer
 
@@ -24,11 +27,19 @@ class VenueBooks(BookState):
     """The subscribed books of one venue, fed frames, producing snapshot and trade rows."""
 
     def __init__(
-        self, venue: str, normalizer: Normalizer, top_k: int, stale_after_ms: int | None
+        self,
+        venue: str,
+        normalizer: Normalizer,
+        top_k: int,
+        stale_after_ms: int | None,
+        pair_tolerance_e6: int = 10_000,
     ) -> None:
         super().__init__(venue, top_k)
         self.normalizer = normalizer
         self.stale_after_ms = stale_after_ms
+        self.pair_tolerance_e6 = pair_tolerance_e6
+        self.ticks: dict[str, int] = {}  # poll key -> tick e6, where discovery stated one
+        self.pairs: dict[str, str] = {}  # poll key -> the other book of its binary market
         self.snapshots = SnapshotBatch()
         self.trades = TradeBatch()
 
@@ -42,23 +53,65 @@ class VenueBooks(BookState):
             if counters["apply_errors"] == 1:
                 log.exception("%s: error applying a frame (counted; not logged again)", self.venue)
 
+    def add(self, instruments: Iterable[Instrument]) -> None:
+        """Start keeping books; note each one's tick and binary sibling for the row audits."""
+        instruments = list(instruments)
+        super().add(instruments)
+        for inst in instruments:
+            tick = _tick_e6(inst)
+            if tick:
+                self.ticks[inst.poll_key] = tick
+        self._pair_up({inst.market_id for inst in instruments})
+
+    def remove(self, keys: Iterable[str]) -> list[Instrument]:
+        """Forget these books (and their pairings)."""
+        gone = super().remove(keys)
+        for inst in gone:
+            self.ticks.pop(inst.poll_key, None)
+            other = self.pairs.pop(inst.poll_key, None)
+            if other is not None:
+                self.pairs.pop(other, None)
+        return gone
+
+    def _pair_up(self, markets: set[str]) -> None:
+        members: dict[str, list[str]] = {m: [] for m in markets}
+        for inst in self.by_poll.values():
+            if inst.market_id in members:
+                members[inst.market_id].append(inst.poll_key)
+        for keys in members.values():
+            if len(keys) == 2:  # a binary pair: two books of one market
+                self.pairs[keys[0]], self.pairs[keys[1]] = keys[1], keys[0]
+
     def snapshot(self, keys: Iterable[str], now_ms: int) -> int:
         """Append a snapshot row for each of these instrument keys; return how many."""
         batch = self.snapshots
+        books = self.books
+        pairs = self.pairs
+        ticks = self.ticks
         n = 0
         for key in keys:
             inst = self.by_key.get(key)
             if inst is None:
                 continue
-            batch.append_book(
+            poll = inst.poll_key
+            other = pairs.get(poll)
+            bad = batch.append_book(
                 now_ms,
                 self.venue,
                 inst.market_id,
                 inst.instrument_id,
-                self.books[inst.poll_key],
+                books[poll],
                 now_ms,
                 self.stale_after_ms,
+                ticks.get(poll, 0),
+                None if other is None else books.get(other),
+                self.pair_tolerance_e6,
             )
+            if bad is not None:
+                counters = self.counters
+                counters["audit_rows"] += 1
+                for name in bad:
+                    counters["audit_" + name] += 1
             n += 1
         return n
 
@@ -73,3 +126,15 @@ class VenueBooks(BookState):
         inst = self.by_poll[ev.key]
         self.trades.append_trade(self.venue, inst.market_id, inst.instrument_id, book.seq, ev)
         self.counters["trades"] += 1
+
+
+def _tick_e6(inst: Instrument) -> int:
+    """Return the instrument's tick in e6 when discovery kept one in ``raw``, else 0."""
+    raw = inst.raw
+    tick = raw.get("tick_size") if raw else None
+    if not isinstance(tick, str | int | float):
+        return 0
+    try:
+        return parse_e6(str(tick))
+    except PmtapeError:
+        return 0

@@ -63,6 +63,8 @@ class VenueSettings:
     """Snapshotter wake-up granularity."""
     state_poll_s: float = 5.0
     """How often the active snapshot is re-read."""
+    pair_tolerance_e6: int = 10_000
+    """How far YES bid + NO ask of a binary pair may drift from 1 before a row is flagged."""
 
 
 class VenueCollector:
@@ -86,7 +88,11 @@ class VenueCollector:
         self.recorder = recorder
         self.session = adapter.new_session()
         self.state = VenueBooks(
-            self.name, adapter.new_normalizer(), settings.top_k, settings.stale_after_ms
+            self.name,
+            adapter.new_normalizer(),
+            settings.top_k,
+            settings.stale_after_ms,
+            settings.pair_tolerance_e6,
         )
         self.scheduler = Scheduler.from_settings(self.name, settings.schedule)
         self.planner = SubscriptionPlanner(settings.schedule.churn_limit_per_minute)

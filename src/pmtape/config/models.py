@@ -66,6 +66,12 @@ class CollectorConfig(Frozen):
     log_interval_s: float = Field(10.0, gt=0, description="periodic status line")
     snapshot_tick_ms: int = Field(50, ge=1, description="snapshotter wake-up granularity")
     state_poll_s: float = Field(5.0, gt=0, description="how often the active snapshot is re-read")
+    pair_tolerance: float = Field(
+        0.01,
+        ge=0,
+        lt=1,
+        description="binary pair audit: how far YES bid + NO ask may drift from 1 (err pair_drift)",
+    )
     event_loop: EventLoopChoice = Field(
         "auto", description="event loop of `pmtape collect`: uvloop where installed (auto)"
     )

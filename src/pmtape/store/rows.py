@@ -198,6 +198,58 @@ def _to_e6(values: list[float]) -> list[int]:
     return [round(v * SCALE) for v in values]
 
 
+AUDIT_CROSSED = "crossed"
+"""Best bid at or above best ask (a locked or crossed book)."""
+AUDIT_PX_RANGE = "px_range"
+"""A kept level's price outside (0, 1) exclusive."""
+AUDIT_SIZE = "size"
+"""A kept level's size zero or negative."""
+AUDIT_OFF_TICK = "off_tick"
+"""A kept level's price not a multiple of the instrument's tick."""
+AUDIT_PAIR_DRIFT = "pair_drift"
+"""YES bid + NO ask (or YES ask + NO bid) of a binary pair further from 1 than the tolerance."""
+AUDITS = (AUDIT_CROSSED, AUDIT_PX_RANGE, AUDIT_SIZE, AUDIT_OFF_TICK, AUDIT_PAIR_DRIFT)
+
+
+def audit_levels(
+    bid_px: list[int], bid_sz: list[int], ask_px: list[int], ask_sz: list[int], tick_e6: int = 0
+) -> list[str] | None:
+    """Return the invariants the top-K levels (e6, bids descending, asks ascending) break.
+
+    The sides come sorted from the book, so the price range is checked at each side's ends;
+    sizes with one ``min`` per side (C loops). ``tick_e6`` 0: tick unknown, not audited.
+    """
+    bad: list[str] | None = None
+    if bid_px:
+        if (
+            bid_px[0] >= SCALE
+            or bid_px[-1] <= 0
+            or (ask_px and (ask_px[0] <= 0 or ask_px[-1] >= SCALE))
+        ):
+            bad = [AUDIT_PX_RANGE]
+        if ask_px and bid_px[0] >= ask_px[0]:
+            bad = [AUDIT_CROSSED] if bad is None else [AUDIT_CROSSED, *bad]
+    elif ask_px and (ask_px[0] <= 0 or ask_px[-1] >= SCALE):
+        bad = [AUDIT_PX_RANGE]
+    if (bid_sz and min(bid_sz) <= 0) or (ask_sz and min(ask_sz) <= 0):
+        bad = [AUDIT_SIZE] if bad is None else [*bad, AUDIT_SIZE]
+    if tick_e6 > 1 and (any(p % tick_e6 for p in bid_px) or any(p % tick_e6 for p in ask_px)):
+        bad = [AUDIT_OFF_TICK] if bad is None else [*bad, AUDIT_OFF_TICK]
+    return bad
+
+
+def pair_drifts(bid_px: list[int], ask_px: list[int], other: Book, tolerance_e6: int) -> bool:
+    """Return whether this book's best and its binary sibling's best disagree beyond tolerance.
+
+    For a YES/NO pair, YES bid + NO ask and YES ask + NO bid should each be 1.
+    """
+    other_ask = other.asks.prices(1)
+    if bid_px and other_ask and abs(bid_px[0] + other_ask[0] - SCALE) > tolerance_e6:
+        return True
+    other_bid = other.bids.prices(1)
+    return bool(ask_px and other_bid and abs(ask_px[0] + other_bid[0] - SCALE) > tolerance_e6)
+
+
 class SnapshotBatch:
     """Columnar builder of ``orderbook_snapshots`` rows.
 
@@ -245,22 +297,44 @@ class SnapshotBatch:
         book: Book,
         now_ms: int,
         stale_after_ms: int | None,
-    ) -> None:
-        """Append one top-K snapshot of ``book``, stamped ``ts_recv_ms``."""
+        tick_e6: int = 0,
+        pair: Book | None = None,
+        pair_tolerance_e6: int = 0,
+    ) -> list[str] | None:
+        """Append one top-K snapshot of ``book``, stamped ``ts_recv_ms``; return failed audits.
+
+        A row that fails an invariant audit keeps its status and carries the audits in ``err``
+        (``audit: crossed,off_tick``, after the status reason if there is one). ``pair`` is the
+        other book of a binary market, audited for drift unless either book is stale.
+        """
         k = book.top_k
         bid_top = book.bids.prices(k)
         ask_top = book.asks.prices(k)
+        bid_sz = book.bids.sizes(k)
+        ask_sz = book.asks.sizes(k)
         bids = self._bids
         asks = self._asks
         # fromlist() converts while the levels are still in cache: about half the total cost of
         # keeping Python ints in lists and converting them later.
         bids.px.fromlist(bid_top)
-        bids.sz.fromlist(book.bids.sizes(k))
+        bids.sz.fromlist(bid_sz)
         bids.lengths.append(len(bid_top))
         asks.px.fromlist(ask_top)
-        asks.sz.fromlist(book.asks.sizes(k))
+        asks.sz.fromlist(ask_sz)
         asks.lengths.append(len(ask_top))
         status, err = book.status(now_ms, stale_after_ms)
+        bad = audit_levels(bid_top, bid_sz, ask_top, ask_sz, tick_e6)
+        if (
+            pair is not None
+            and status != "stale"
+            and pair.stale_reason is None
+            and pair.last_recv_ms is not None
+            and pair_drifts(bid_top, ask_top, pair, pair_tolerance_e6)
+        ):
+            bad = [AUDIT_PAIR_DRIFT] if bad is None else [*bad, AUDIT_PAIR_DRIFT]
+        if bad is not None:
+            why = "audit: " + ",".join(bad)
+            err = why if err is None else f"{err}; {why}"
         self.ts_recv.append(ts_recv_ms)
         self.venue.append(venue)
         self.market_id.append(market_id)
@@ -269,6 +343,7 @@ class SnapshotBatch:
         self.status.append(status)
         self.err.append(err)
         self.source_ts.append(book.source_ts_ms)
+        return bad
 
     def append_row(self, row: SnapshotRow) -> None:
         """Append a ready-made row; lists are kept to 6 decimals and best/mid/spread re-derived."""
