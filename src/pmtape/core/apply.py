@@ -67,6 +67,8 @@ class BookState:
                 book.apply_changes(ev.changes, ev.ts_recv_ms, ev.ts_event_ms)  # type: ignore[union-attr]
             elif kind is BookSnapshot:
                 book.apply_snapshot(ev.bids, ev.asks, ev.ts_recv_ms, ev.ts_event_ms)  # type: ignore[union-attr]
+                if ev.stale_reason is not None:  # type: ignore[union-attr]
+                    book.mark_stale(ev.stale_reason)  # type: ignore[union-attr]
             elif kind is Trade:
                 self._on_trade(ev, book)  # type: ignore[arg-type]
             elif kind is TopOfBook:

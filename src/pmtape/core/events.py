@@ -27,13 +27,18 @@ Change = tuple[int, int, int]
 
 
 class BookSnapshot(msgspec.Struct, gc=False):
-    """A full book: replaces everything known about the instrument."""
+    """A full book: replaces everything known about the instrument.
+
+    ``stale_reason``: the venue's own check of this book failed (e.g. its hash); the book
+    is applied and then marked stale with this reason until a good snapshot arrives.
+    """
 
     key: str
     bids: list[Level]
     asks: list[Level]
     ts_event_ms: int | None
     ts_recv_ms: int
+    stale_reason: str | None = None
 
 
 class BookDelta(msgspec.Struct, gc=False):

@@ -6,9 +6,11 @@ market's fields, mid = (best bid + best ask) / 2 from the fake's book, and so on
 are synchronous (httpx), so they run in a thread while the fake serves on the test's loop,
 paused once trades have happened so that its state holds still.
 
-Not covered: ``get_market_trades_events`` (live activity, no shape in PROTOCOLS), the rewards
-lists, and ``get_order_book_hash`` against the served hash (the fake's ``hash`` is not yet the
-venue's SHA-1; another task).
+The served book ``hash`` (REST ``/book``, ``/books`` and the market channel's ``book``) must
+equal what the client's ``get_order_book_hash`` computes from the same book.
+
+Not covered: ``get_market_trades_events`` (live activity, no shape in PROTOCOLS) and the
+rewards lists.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, TypeVar
 import pytest
 import pytest_asyncio
 from py_clob_client.client import ClobClient
-from py_clob_client.clob_types import BookParams
+from py_clob_client.clob_types import BookParams, OrderBookSummary, OrderSummary
 from py_clob_client_v2.client import ClobClient as ClobClientV2
 from py_clob_client_v2.clob_types import BookParams as BookParamsV2
 from py_clob_client_v2.clob_types import OrderType, PricesHistoryParams
@@ -144,13 +146,54 @@ async def test_v1_client_reads_books_equal_to_the_fake(fake: FakePolymarket) -> 
         assert book.last_trade_price == fake.encoder.last_trade.get(token, "")
         assert (book.min_order_size, book.neg_risk) == ("5", False)
         assert e6(book.tick_size) == fake.tick_e6(token)
-        assert book.hash is not None
-        assert len(book.hash) == 40
+        served = book.hash
+        assert served is not None
+        assert len(served) == 40
+        assert client.get_order_book_hash(book) == served
     books = await call(client.get_order_books, [BookParams(token_id=t) for t in tokens])
     assert [b.asset_id for b in books] == tokens
     for b in books:
         bids, _ = fake.true_book(b.asset_id)
         assert [(e6(o.price), e6(o.size)) for o in b.bids] == served_levels(bids)
+        served = b.hash
+        assert client.get_order_book_hash(b) == served
+
+
+@pytest.mark.asyncio
+async def test_v1_client_hash_of_market_channel_books_equals_the_served_one(
+    fake: FakePolymarket,
+) -> None:
+    # A ``book`` frame lacks min_order_size and neg_risk: the market's ("5", false) count.
+    client = ClobClient(fake.urls["clob_url"])
+    books = [fake.encoder.book(fake.generator.snapshot_of(t)) for t in tokens_of(fake)]
+    assert books
+    assert any(b.last_trade_price for b in books)
+    for msg in books:
+        summary = OrderBookSummary(
+            market=msg.market,
+            asset_id=msg.asset_id,
+            timestamp=msg.timestamp,
+            bids=[OrderSummary(price=lv.price, size=lv.size) for lv in msg.bids],
+            asks=[OrderSummary(price=lv.price, size=lv.size) for lv in msg.asks],
+            min_order_size="5",
+            neg_risk=False,
+            tick_size=msg.tick_size,
+            last_trade_price=msg.last_trade_price,
+            hash="",
+        )
+        assert client.get_order_book_hash(summary) == msg.hash
+
+
+@pytest.mark.asyncio
+async def test_bad_hash_fault_serves_hashes_the_client_rejects(fake: FakePolymarket) -> None:
+    client = ClobClient(fake.urls["clob_url"])
+    fake.faults.bad_hash_prob = 1.0
+    for token in tokens_of(fake):
+        book = await call(client.get_order_book, token)
+        served = book.hash
+        assert served is not None
+        assert len(served) == 40
+        assert client.get_order_book_hash(book) != served
 
 
 @pytest.mark.asyncio

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 from pmtape.core.book import Book
 from pmtape.core.events import BookDelta, BookSnapshot, Event, MarketStatus, TopOfBook, Trade
-from pmtape.venues.polymarket.normalize import PolymarketNormalizer
+from pmtape.venues.polymarket.messages import Level as _Lvl
+from pmtape.venues.polymarket.messages import book_hash
+from pmtape.venues.polymarket.normalize import HASH_MISMATCH, PolymarketNormalizer
 from tests.venues.polymarket.util import sim_wire
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "polymarket" / "ws"
@@ -194,3 +196,53 @@ def test_any_bytes_are_counted_never_raised(payload: bytes) -> None:
     norm = PolymarketNormalizer()
     norm.normalize(payload, RECV)
     assert norm.stats["frames"] == 1
+
+
+def _hashed_book(frame: str, *, wrong: bool) -> tuple[bytes, str]:
+    """A fixture's book with its real hash (or a wrong one); return it and its token."""
+    msg = json.loads((FIXTURES / f"{frame}.frame").read_bytes())
+    if wrong:
+        msg["hash"] = "0" * 40
+    return json.dumps(msg, separators=(",", ":")).encode(), msg["asset_id"]
+
+
+def test_a_book_hash_is_checked_and_a_mismatch_marks_the_book_stale() -> None:
+    good, token = _hashed_book("book_best_last", wrong=False)
+    bad, _ = _hashed_book("book_best_last", wrong=True)
+    for scan in (True, False):
+        norm = PolymarketNormalizer(scan=scan)
+        (snap,) = norm.normalize(bad, RECV)
+        assert isinstance(snap, BookSnapshot)
+        assert snap.stale_reason == HASH_MISMATCH
+        book = Book(10)
+        books = {token: book}
+        assert norm.ingest(bad, RECV, books) == []
+        assert book.stale_reason == HASH_MISMATCH
+        assert norm.ingest(good, RECV, books) == []  # a good snapshot clears it
+        assert book.stale_reason is None
+        assert book.snapshots == 2
+        assert (norm.stats["hash_ok"], norm.stats["hash_mismatch"]) == (1, 2)
+        assert norm.stats["hash_assumed_defaults"] == 3
+
+
+def test_a_rest_body_teaches_the_market_settings_of_the_channel_books() -> None:
+    norm = PolymarketNormalizer()
+    body = json.loads((FIXTURES / "rest_book_body.frame").read_bytes())
+    (rest,) = norm.normalize(json.dumps(body).encode(), RECV)
+    assert isinstance(rest, BookSnapshot)
+    assert rest.stale_reason is None
+    assert (norm.stats["hash_ok"], norm.stats["hash_assumed_defaults"]) == (1, 0)
+    # The channel's book of that token: no min_order_size/neg_risk of its own.
+    msg = {k: v for k, v in body.items() if k not in ("min_order_size", "neg_risk")}
+    msg["event_type"] = "book"
+    levels = [[_Lvl(**lv) for lv in msg[side]] for side in ("bids", "asks")]
+    fields = [msg["market"], msg["asset_id"], msg["timestamp"], *levels]
+    extra = [msg["tick_size"], body["neg_risk"], msg["last_trade_price"]]
+    msg["hash"] = book_hash(*fields, body["min_order_size"], *extra)
+    (snap,) = norm.normalize(json.dumps(msg).encode(), RECV)
+    assert snap.stale_reason is None  # hashed with what the REST body stated
+    norm.set_market_info(rest.key, body["min_order_size"] + "0", not body["neg_risk"])
+    (snap,) = norm.normalize(json.dumps(msg).encode(), RECV)
+    assert snap.stale_reason == HASH_MISMATCH
+    assert (norm.stats["hash_ok"], norm.stats["hash_mismatch"]) == (2, 1)
+    assert norm.stats["hash_assumed_defaults"] == 0

@@ -8,9 +8,17 @@ uses. Gamma objects are decoded leniently: many fields are optional or change ty
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import msgspec
+
+DEFAULT_MIN_ORDER_SIZE = "5"
+"""A market's ``min_order_size`` when nothing says otherwise (a live book hash matched it)."""
+DEFAULT_NEG_RISK = False
+"""A market's ``neg_risk`` when nothing says otherwise."""
 
 
 class Level(msgspec.Struct, gc=False):
@@ -18,6 +26,45 @@ class Level(msgspec.Struct, gc=False):
 
     price: str
     size: str
+
+
+class _PriceSize(Protocol):
+    @property
+    def price(self) -> Any: ...
+    @property
+    def size(self) -> Any: ...
+
+
+def book_hash(
+    market: Any,
+    asset_id: Any,
+    timestamp: Any,
+    bids: Iterable[_PriceSize],
+    asks: Iterable[_PriceSize],
+    min_order_size: Any,
+    tick_size: Any,
+    neg_risk: Any,
+    last_trade_price: Any,
+) -> str:
+    """Return a book's ``hash`` as the venue computes it (PROTOCOLS §1.4.1, §1.6.4).
+
+    SHA-1 hex of the compact JSON (non-ASCII kept) of these fields in this order, with
+    ``hash`` empty and every value exactly as served (levels in wire order).
+    """
+    payload = {
+        "market": market,
+        "asset_id": asset_id,
+        "timestamp": timestamp,
+        "hash": "",
+        "bids": [{"price": lv.price, "size": lv.size} for lv in bids],
+        "asks": [{"price": lv.price, "size": lv.size} for lv in asks],
+        "min_order_size": min_order_size,
+        "tick_size": tick_size,
+        "neg_risk": neg_risk,
+        "last_trade_price": last_trade_price,
+    }
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
 
 class BookMsg(msgspec.Struct, tag_field="event_type", tag="book", kw_only=True, omit_defaults=True):

@@ -10,6 +10,13 @@ bad level drops its whole book snapshot, a bad ``price_change`` item only itself
 ``event_type`` is counted as ``unknown``. Frames may be one object or an array (initial
 dumps, bursts); REST ``/book`` bodies (no ``event_type``) and ``/books`` arrays go through
 the same path.
+
+A book that carries a ``hash`` is checked against it (``messages.book_hash``; PROTOCOLS
+§1.4.1, §1.6.4): counted ``hash_ok`` or ``hash_mismatch``, and a mismatching book is still
+applied but marked stale (``"hash mismatch"``) until a good one arrives. A market-channel
+``book`` lacks the market's ``min_order_size`` and ``neg_risk``: they are learnt from REST
+bodies and ``set_market_info``; checks that had to assume the venue defaults are counted
+``hash_assumed_defaults``.
 """
 
 from __future__ import annotations
@@ -41,11 +48,18 @@ from pmtape.venues.polymarket.constants import (
     STATUS_NEW,
     STATUS_RESOLVED,
 )
+from pmtape.venues.polymarket.messages import (
+    DEFAULT_MIN_ORDER_SIZE,
+    DEFAULT_NEG_RISK,
+    book_hash,
+)
 
 _TAKER = {"BUY": "buy", "SELL": "sell", "buy": "buy", "sell": "sell"}
 # parse_e6 raises VenueProtocolError on text that is no number; Decimal can still refuse
 # absurd exponents ("1e999999") while quantizing.
 _BAD_NUMBER = (VenueProtocolError, ArithmeticError, ValueError)
+HASH_MISMATCH = "hash mismatch"
+"""The stale reason of a book whose snapshot failed its ``hash`` check."""
 
 Stamp = str | int | None
 
@@ -62,6 +76,13 @@ class _Book(msgspec.Struct, tag_field="event_type", tag="book", gc=False):
     asks: list[_Lvl] | None = None
     buys: list[_Lvl] | None = None  # the <= 2024 names of bids/asks
     sells: list[_Lvl] | None = None
+    # For the hash check only, hashed exactly as served (Any: never a reason to drop a book).
+    hash: Any = None
+    market: Any = None
+    tick_size: Any = None
+    last_trade_price: Any = None
+    min_order_size: Any = msgspec.UNSET  # REST bodies only
+    neg_risk: Any = msgspec.UNSET
 
 
 class _Item(msgspec.Struct, gc=False):
@@ -133,9 +154,16 @@ class PolymarketNormalizer(Normalizer):
 
     def __init__(self, *, scan: bool = True) -> None:
         super().__init__()
-        self.stats.update(keepalive=0, tick_size_change=0)
+        self.stats.update(
+            keepalive=0, tick_size_change=0, hash_ok=0, hash_mismatch=0, hash_assumed_defaults=0
+        )
         # scan=False: every frame takes the general path (the tests compare the two).
         self._scan = _SCAN if scan else None
+        self._market_info: dict[str, tuple[Any, Any]] = {}  # token -> (min_order_size, neg_risk)
+
+    def set_market_info(self, asset_id: str, min_order_size: str, neg_risk: bool) -> None:
+        """State a token's market ``min_order_size`` and ``neg_risk`` (for its books' hash)."""
+        self._market_info[asset_id] = (min_order_size, neg_risk)
 
     def normalize(self, payload: bytes, ts_recv_ms: int) -> list[Event]:
         """Turn one frame or REST body into events, counting and skipping what is bad."""
@@ -218,12 +246,53 @@ class PolymarketNormalizer(Normalizer):
         bid_levels.sort(reverse=True)
         ask_levels.sort()
         ts = _stamp(msg.timestamp)
+        stale = None
+        if type(msg.hash) is str:
+            stale = self._check_hash(msg, bids, asks)
         book = books.get(msg.asset_id)
         if book is not None:
             book.apply_snapshot(bid_levels, ask_levels, ts_recv_ms, ts)
+            if stale is not None:
+                book.mark_stale(stale)
             return 1
-        out.append(BookSnapshot(msg.asset_id, bid_levels, ask_levels, ts, ts_recv_ms))
+        out.append(BookSnapshot(msg.asset_id, bid_levels, ask_levels, ts, ts_recv_ms, stale))
         return 0
+
+    def _check_hash(self, msg: _Book, bids: list[_Lvl], asks: list[_Lvl]) -> str | None:
+        """Check a book's ``hash``; return the stale reason if it does not match."""
+        stats = self.stats
+        mos = msg.min_order_size
+        neg = msg.neg_risk
+        if mos is msgspec.UNSET or neg is msgspec.UNSET:
+            known = self._market_info.get(msg.asset_id)
+            if known is None:
+                stats["hash_assumed_defaults"] += 1
+                known = (DEFAULT_MIN_ORDER_SIZE, DEFAULT_NEG_RISK)
+            if mos is msgspec.UNSET:
+                mos = known[0]
+            if neg is msgspec.UNSET:
+                neg = known[1]
+        else:  # a REST body states its market's: remember them for the channel's books
+            self._market_info[msg.asset_id] = (mos, neg)
+        try:
+            digest = book_hash(
+                msg.market,
+                msg.asset_id,
+                msg.timestamp,
+                bids,
+                asks,
+                mos,
+                msg.tick_size,
+                neg,
+                msg.last_trade_price,
+            )
+        except (TypeError, ValueError):  # e.g. a lone surrogate cannot be UTF-8
+            digest = ""
+        if digest == msg.hash:
+            stats["hash_ok"] += 1
+            return None
+        stats["hash_mismatch"] += 1
+        return HASH_MISMATCH
 
     def _trade(self, msg: _LastTrade, ts_recv_ms: int, out: list[Event]) -> None:
         px = _price(msg.price)

@@ -9,7 +9,8 @@ it is given; trades and best bid/ask become the same events the general path mak
 accepts only the plainest form (every string without escapes, ASCII; token ids present;
 plain decimal prices strictly inside (0, 1) and plain decimal sizes; known sides; stamps of
 plain digits or null; no keys it does not know but with string values; none of the legacy
-forms) and checks the whole frame before it changes any book. Anything else, however
+forms; no ``book`` with a ``hash``, which the general path checks) and checks the whole
+frame before it changes any book. Anything else, however
 harmless, returns -1 untouched, and the caller (``PolymarketNormalizer.ingest``) decodes
 the frame the general way, which decides what is bad. So wherever this answers, it answers
 as the general path would; the tests hold it to that over generated frames and the fake
@@ -327,7 +328,8 @@ cdef Py_ssize_t _message(
     it, or -1."""
     cdef Py_ssize_t k, kn, v, vn, start
     cdef long long px
-    # bits: type, changes, stamp, token, price, size, side, hash, bids, asks, best bid, best ask
+    # bits: type, changes, stamp, token, price, size, side, trade hash, bids, asks, best bid,
+    # best ask, book hash
     cdef int seen = 0, bit
     cdef bint closed
     m.kind = -1
@@ -445,6 +447,8 @@ cdef Py_ssize_t _message(
                     m.best_bid = px
                 else:
                     m.best_ask = px
+            elif _is(p, k, kn, b"hash", 4):
+                seen |= 4096
             elif _is(p, k, kn, b"transaction_hash", 16):
                 if seen & 128:
                     return -1
@@ -470,6 +474,8 @@ cdef Py_ssize_t _message(
     elif m.kind == BOOK:
         if m.key_len == 0 or (seen & 768) != 768:
             return -1
+        if seen & 4096:
+            return -1  # a book with a hash: the general path checks it
     elif m.kind == TRADE:
         if m.key_len == 0 or not seen & 16 or not seen & 32:
             return -1

@@ -48,6 +48,8 @@ class FakeFaults:
     """Tokens past this many on one socket are accepted and silently never served."""
     missing_hash_prob: float = 0.1
     """Chance that a ``book`` comes without ``hash``."""
+    bad_hash_prob: float = 0.0
+    """Chance that a ``book`` (market channel, ``/book``, ``/books``) has a wrong ``hash``."""
     dynamic_ops: bool = True
     """Honour ``operation: subscribe/unsubscribe`` (False: ignore them, as older servers)."""
     dump_on_operation: bool = True
@@ -96,6 +98,13 @@ at the fake (flags), then serves until Ctrl-C.""",
             500,
             "Tokens served per socket; the rest silently nothing.",
             min=1,
+        ),
+        Knob(
+            "bad_hash_prob",
+            float,
+            0.0,
+            "Chance that a book (WS or REST) carries a wrong hash, 0-1.",
+            bound=Bound.SHARE,
         ),
         Knob("no_keyset", bool, False, "Answer /markets/keyset with 404 (older Gamma)."),
         DURATION,

@@ -2,7 +2,8 @@
 
 Books are the generator's true books at the moment of the request, in the live ordering
 (best level last), always with all ten fields (``last_trade_price`` ``""`` until the token
-trades; the missing-``hash`` fault is the market channel's only). Errors have
+trades; ``hash`` the real one unless the ``bad_hash_prob`` fault serves a wrong one; the
+missing-``hash`` fault is the market channel's only). Errors have
 the venue's shapes (``400 Invalid token id``, ``404 No orderbook exists ...``). Fault knobs
 (slow answers, 429/5xx with ``Retry-After``) apply to every venue route, not to debug.
 
@@ -33,8 +34,9 @@ from pmtape.core.fixed import format_e6
 from pmtape.venues.polymarket.constants import BOOKS_BATCH_MAX
 from pmtape.venues.polymarket.fake.clob import MIN_ORDER_SIZE, ClobVenue, FakeClob
 from pmtape.venues.polymarket.fake.faults import FakeFaults
-from pmtape.venues.polymarket.fake.wire import PmIds, WireEncoder, wire_levels
+from pmtape.venues.polymarket.fake.wire import PmIds, WireEncoder, corrupt_hash, wire_levels
 from pmtape.venues.polymarket.messages import Level as WireLevel
+from pmtape.venues.polymarket.messages import book_hash
 from pmtape.venues.sim.generator import SimGenerator, SimMarket
 
 _encode = msgspec.json.Encoder().encode
@@ -84,6 +86,8 @@ class PmVenue(ClobVenue, Protocol):
 
     @property
     def rng(self) -> random.Random: ...
+
+    def bad_hash(self) -> bool: ...
 
     @property
     def generator(self) -> SimGenerator: ...
@@ -199,12 +203,11 @@ class FakeRest:
         market = fake.generator.market_of(token)
         if market is None:
             return None
-        digest = blake2b(f"{token}:{fake.generator.now_ms}".encode(), digest_size=20).hexdigest()
-        return FullRestBook(
+        book = FullRestBook(
             market=fake.ids.condition_id(market.market_id),
             asset_id=token,
             timestamp=str(fake.generator.now_ms),
-            hash=digest,
+            hash="",
             bids=wire_levels(bids),
             asks=wire_levels(asks),
             min_order_size=MIN_ORDER_SIZE,
@@ -212,6 +215,19 @@ class FakeRest:
             neg_risk=False,
             last_trade_price=fake.encoder.last_trade.get(token, ""),
         )
+        digest = book_hash(
+            book.market,
+            book.asset_id,
+            book.timestamp,
+            book.bids,
+            book.asks,
+            book.min_order_size,
+            book.tick_size,
+            book.neg_risk,
+            book.last_trade_price,
+        )
+        book.hash = corrupt_hash(digest) if fake.bad_hash() else digest
+        return book
 
     # -- Data API ------------------------------------------------------------------------------
 

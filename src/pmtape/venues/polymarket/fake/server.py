@@ -83,6 +83,7 @@ class FakePolymarket(LoopbackFake):
         self.catalog = GammaCatalog(self.ids, decoys=decoys)
         self.faults = faults or FakeFaults()
         self.rng = random.Random(f"{seed}:fake")
+        self.encoder.bad_hash = self.bad_hash
         self.channel = MarketChannel(self._books_for, self.faults, self.rng)
         self.sockets = self.channel
         self._active: dict[str, SimMarket] = {}
@@ -219,6 +220,11 @@ class FakePolymarket(LoopbackFake):
 
     # -- the driver ------------------------------------------------------------------------------
 
+    def bad_hash(self) -> bool:
+        """Decide whether the next book's ``hash`` is a wrong one (the ``bad_hash_prob`` fault)."""
+        prob = self.faults.bad_hash_prob
+        return bool(prob > 0 and self.rng.random() < prob)
+
     def _books_for(self, tokens: list[str]) -> list[BookMsg]:
         gen = self.generator
         out = []
@@ -332,6 +338,7 @@ def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
     faults = FakeFaults(
         drop_every_s=knobs["drop_every"],
         malformed_prob=knobs["malformed_prob"],
+        bad_hash_prob=knobs["bad_hash_prob"],
         unknown_prob=knobs["unknown_prob"],
         http_error_prob=knobs["http_error_prob"],
         retry_after_s=knobs["retry_after"],

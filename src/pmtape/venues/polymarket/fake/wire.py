@@ -12,6 +12,11 @@ its ``book`` messages, and its tick turns ten times finer (0.01 -> 0.001, at mos
 its mid is above 0.96 or below 0.04, back when it returns: each move is announced with a
 ``tick_size_change``, as the venue does. Level prices stay valid (the market's own tick is a
 multiple of the finer one).
+
+Every ``book`` carries the venue's real ``hash`` (``messages.book_hash`` of the message's own
+fields and the market's ``min_order_size`` and ``neg_risk``, which every fake market has at the
+venue defaults), unless asked to leave it out; ``WireEncoder.bad_hash``, when set and true for a
+book, serves a wrong one (the fake's ``bad_hash_prob`` fault).
 """
 
 from __future__ import annotations
@@ -19,18 +24,22 @@ from __future__ import annotations
 import itertools
 from array import array
 from bisect import bisect_left
+from collections.abc import Callable
 from hashlib import blake2b
 
 from pmtape.core.events import BID, Change, Level
 from pmtape.core.fixed import format_e6, parse_e6
 from pmtape.venues.polymarket.constants import NO_ASK, NO_BID, SIDE_BUY, SIDE_SELL
 from pmtape.venues.polymarket.messages import (
+    DEFAULT_MIN_ORDER_SIZE,
+    DEFAULT_NEG_RISK,
     BookMsg,
     LastTradePriceMsg,
     MarketMessage,
     PriceChangeItem,
     PriceChangeMsg,
     TickSizeChangeMsg,
+    book_hash,
 )
 from pmtape.venues.polymarket.messages import (
     Level as WireLevel,
@@ -192,6 +201,8 @@ class WireEncoder:
         self._base_ticks: dict[str, int] = {}
         self.ticks: dict[str, int] = {}
         """Each registered token's tick now, in e6."""
+        self.bad_hash: Callable[[], bool] | None = None
+        """Asked once per hashed ``book``: True serves a wrong hash (None: never)."""
 
     def set_tick(self, token: str, tick_e6: int) -> None:
         """Register a token's market tick; its tick now follows its mid (see the module doc)."""
@@ -286,16 +297,20 @@ class WireEncoder:
 
     def _book(self, token: str, market: str, ts_ms: int, *, with_hash: bool) -> BookMsg:
         bids, asks = self.tops.wire(token)
-        return BookMsg(
+        msg = BookMsg(
             market=self.ids.condition_id(market),
             asset_id=token,
             timestamp=str(ts_ms),
-            hash=self._hash() if with_hash else None,
             bids=bids,
             asks=asks,
             tick_size=e6_text(tick) if (tick := self.ticks.get(token)) else None,
             last_trade_price=self.last_trade.get(token, ""),
         )
+        if with_hash:
+            digest = wire_book_hash(msg, DEFAULT_MIN_ORDER_SIZE, DEFAULT_NEG_RISK)
+            bad = self.bad_hash
+            msg.hash = corrupt_hash(digest) if bad is not None and bad() else digest
+        return msg
 
     def trade(self, trade: GenTrade) -> LastTradePriceMsg:
         """Return a ``last_trade_price`` message for one fill."""
@@ -338,6 +353,26 @@ class WireEncoder:
         h = _ORDER_HASH.copy()
         h.update(next(self._orders).to_bytes(8, "big"))
         return h.hexdigest()
+
+
+def wire_book_hash(msg: BookMsg, min_order_size: str, neg_risk: bool) -> str:
+    """Return the real ``hash`` of a ``book`` message of a market with these settings."""
+    return book_hash(
+        msg.market,
+        msg.asset_id,
+        msg.timestamp,
+        msg.bids,
+        msg.asks,
+        min_order_size,
+        msg.tick_size,
+        neg_risk,
+        msg.last_trade_price,
+    )
+
+
+def corrupt_hash(digest: str) -> str:
+    """Return a wrong hash of the same shape (40 hex chars) as ``digest``."""
+    return digest[1:] + ("0" if digest[0] != "0" else "1")
 
 
 def wire_levels(levels: list[Level]) -> list[WireLevel]:
