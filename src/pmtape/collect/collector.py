@@ -232,7 +232,12 @@ class Collector:
                 f"http_errors={_by_status(st['http_errors'])} "
                 f"bad={st.get('norm_bad', 0)} "
                 f"unknown={st.get('norm_unknown', 0)} "
-                f"apply_errors={st.get('apply_errors', 0)} "
+                + (
+                    f"hash_ok={st['norm_hash_ok']} hash_mismatch={st['norm_hash_mismatch']} "
+                    if "norm_hash_ok" in st
+                    else ""
+                )
+                + f"apply_errors={st.get('apply_errors', 0)} "
                 f"audit_rows={st.get('audit_rows', 0)} ({_audits(st)})"
                 + (f" capture_dropped={self.run.dropped_frames(name)}" if self.run else "")
             )
