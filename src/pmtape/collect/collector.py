@@ -238,7 +238,7 @@ class Collector:
                     else ""
                 )
                 + f"apply_errors={st.get('apply_errors', 0)} "
-                f"audit_rows={st.get('audit_rows', 0)} ({_audits(st)})"
+                f"audit_rows={st.get('audit_rows', 0)}{_audits(st)}"
                 + (f" capture_dropped={self.run.dropped_frames(name)}" if self.run else "")
             )
         ws = self.sink.stats()
@@ -351,8 +351,9 @@ def _replay_books(config: Config, venues: Sequence[str]) -> dict[str, VenueBooks
 
 
 def _audits(st: Mapping[str, Any]) -> str:
-    """Return the invariant audit failures by audit (``crossed:2,pair_drift:1``, or ``0``)."""
-    return ",".join(f"{a}:{st[f'audit_{a}']}" for a in AUDITS if st.get(f"audit_{a}")) or "0"
+    """Return the invariant audit failures by audit (`` (crossed:2,pair_drift:1)``, or "")."""
+    failed = ",".join(f"{a}:{st[f'audit_{a}']}" for a in AUDITS if st.get(f"audit_{a}"))
+    return f" ({failed})" if failed else ""
 
 
 def _by_status(counts: Mapping[int, int]) -> str:
