@@ -48,6 +48,12 @@ class LocalFake(Protocol):
     def config_overrides(self) -> dict[str, str]:
         """Return the config keys (dotted) that point this venue's adapter at the fake."""
 
+    async def disconnect_all(self) -> None:
+        """Close every open socket once (a forced disconnect; clients reconnect)."""
+
+    def outage(self, down: bool) -> None:
+        """Start (True) or end (False) a venue outage: every REST request answered 503."""
+
 
 class Bound(StrEnum):
     """A range a fake's knob must lie in, checked before the fake binds anything."""
