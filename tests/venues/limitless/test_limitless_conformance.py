@@ -4,7 +4,8 @@ Every public market-data call of the SDK is pointed at the fake, and what its ow
 must equal the fake's state: the REST markets, market detail (and the venue it caches), order
 book, and the Socket.IO stream through the SDK's ``WebSocketClient`` (subscribe, the books,
 oracle noise, lifecycle, unsubscribe with its ack). The SDK is async: it runs on the test loop.
-``MarketPageFetcher`` (the site's navigation pages) is not served by the fake: skipped.
+The ``MarketPageFetcher`` calls (navigation, market pages by path with their 301 redirects,
+a page's markets by offset and by cursor, property keys and options) equal the fake's taxonomy.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import msgspec
 import pytest
 
 from pmtape.core.clock import now_ms
+from pmtape.venues.limitless.fake import pages
 from pmtape.venues.limitless.fake.server import FakeLimitless, LimitlessFakeFaults
 from tests.helpers import eventually
 
@@ -33,6 +35,14 @@ from limitless_sdk import (  # noqa: E402
     MarketPageFetcher,
     WebSocketClient,
     WebSocketConfig,
+)
+from limitless_sdk.types.market_pages import (  # noqa: E402
+    MarketPage,
+    MarketPageMarketsCursorResponse,
+    MarketPageMarketsOffsetResponse,
+    NavigationNode,
+    PropertyKey,
+    PropertyOption,
 )
 from limitless_sdk.types.markets import ActiveMarketsParams, Market, OrderBook  # noqa: E402
 from limitless_sdk.websocket.types import (  # noqa: E402
@@ -171,12 +181,127 @@ async def test_orderbook_parses_into_the_sdk_model_and_equals_the_true_book() ->
             await http.close()
 
 
-@pytest.mark.skip(
-    reason="MarketPageFetcher (/navigation, /market-pages/*, /property-keys) is the venue's "
-    "site navigation, which pmtape does not read; the fake does not serve it yet"
-)
-def test_market_pages() -> None:
-    assert MarketPageFetcher
+async def _page_rows(pages: MarketPageFetcher, page_id: str, **params: Any) -> list[Market]:
+    """Every market of a page, walked by offset pages of 7, checking the pagination block."""
+    rows: list[Market] = []
+    for number in range(1, 100):
+        resp = await pages.get_markets(page_id, {"page": number, "limit": 7, **params})
+        assert isinstance(resp, MarketPageMarketsOffsetResponse)
+        assert (resp.pagination.page, resp.pagination.limit) == (number, 7)
+        rows.extend(resp.data)
+        if number >= resp.pagination.total_pages:
+            assert len(rows) == resp.pagination.total
+            return rows
+    raise AssertionError("/market-pages/{id}/markets never ran out of pages")
+
+
+async def _cursor_rows(pages: MarketPageFetcher, page_id: str) -> list[Market]:
+    """Every market of a page, walked by cursor pages of 4."""
+    rows: list[Market] = []
+    cursor: str | None = None
+    for _ in range(100):
+        params: dict[str, Any] = {"limit": 4} | ({"cursor": cursor} if cursor else {})
+        resp = await pages.get_markets(page_id, params)
+        assert isinstance(resp, MarketPageMarketsCursorResponse)
+        rows.extend(resp.data)
+        cursor = resp.cursor.next_cursor
+        if cursor is None:
+            return rows
+    raise AssertionError("the cursor never ran out")
+
+
+def _rows(markets: list[Market]) -> list[Any]:
+    return [_without_clock(_dump(m)) for m in markets]
+
+
+def _expected(fake: FakeLimitless, filters: dict[str, list[str]]) -> list[Any]:
+    return [_without_clock(_wire(m)) for m in fake.listing() if pages.matches(m, filters)]
+
+
+@pytest.mark.asyncio
+async def test_navigation_and_market_pages_equal_the_fakes_taxonomy() -> None:
+    async with FakeLimitless(markets=40) as fake, Client(base_url=fake.urls["rest_url"]) as sdk:
+        fetcher = sdk.market_pages
+        listing = fake.listing()
+        tree = await fetcher.get_navigation()
+        assert all(isinstance(n, NavigationNode) for n in tree)
+        assert [_dump(n) for n in tree] == _wire(pages.navigation(listing))
+        assert {n.slug for n in tree} >= {"crypto", "politics", "sports"}
+        by_path = pages.market_pages(listing)
+        nodes = [*tree, *(c for n in tree for c in n.children)]
+        assert len(nodes) == len(by_path) > len(tree)
+        for node in nodes:
+            page = await fetcher.get_market_page_by_path(node.path)
+            assert isinstance(page, MarketPage)
+            assert _dump(page) == _wire(by_path[node.path])
+            assert page.breadcrumb[-1].path == node.path
+        # A moved page answers 301; the SDK follows the Location to the current one.
+        moved = await fetcher.get_market_page_by_path(f"{pages.LEGACY_PREFIX}/crypto")
+        assert isinstance(moved, MarketPage)
+        assert _dump(moved) == _wire(by_path["/crypto"])
+        with pytest.raises(APIError) as err:
+            await fetcher.get_market_page_by_path("/no-such-page")
+        assert err.value.status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_market_page_markets_are_the_fakes_rows_filtered_sorted_and_paged() -> None:
+    async with FakeLimitless(markets=40) as fake, Client(base_url=fake.urls["rest_url"]) as sdk:
+        fetcher = sdk.market_pages
+        by_path = pages.market_pages(fake.listing())
+        for page in by_path.values():
+            wanted = _expected(fake, {k: [v] for k, v in page.baseFilter.items()})
+            assert wanted
+            assert _rows(await _page_rows(fetcher, page.id)) == wanted
+            assert _rows(await _cursor_rows(fetcher, page.id)) == wanted
+        # A query filter narrows the page's own; ``-deadline`` sorts latest deadline first.
+        politics = by_path["/politics"]
+        tags = [o.value for o in politics.filterGroups[0].options[:2]]
+        rows = await _page_rows(fetcher, politics.id, filters={"tag": tags}, sort="-deadline")
+        narrowed = _expected(fake, {"category": ["politics"], "tag": tags})
+        assert 0 < len(rows) < len(_expected(fake, {"category": ["politics"]}))
+        assert sorted(_rows(rows), key=lambda r: r["id"]) == sorted(narrowed, key=lambda r: r["id"])
+        deadlines = [m.expiration_timestamp for m in rows]
+        assert deadlines == sorted(deadlines, reverse=True)
+        ids = [m.id for m in await _page_rows(fetcher, politics.id, sort="id")]
+        assert ids == sorted(ids)
+        for bad in ({"cursor": "%%%"}, {"filters": {"colour": "red"}}):
+            with pytest.raises(APIError) as err:
+                await fetcher.get_markets(politics.id, bad)
+            assert err.value.status_code == 400
+        with pytest.raises(ValueError, match="mutually exclusive"):
+            await fetcher.get_markets(politics.id, {"page": 1, "cursor": "x"})
+        with pytest.raises(APIError) as err:
+            await fetcher.get_markets("page-nowhere")
+        assert err.value.status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_property_keys_and_options_equal_the_fakes_taxonomy() -> None:
+    async with FakeLimitless(markets=40) as fake, Client(base_url=fake.urls["rest_url"]) as sdk:
+        fetcher = sdk.market_pages
+        keys = pages.property_keys(fake.listing())
+        got = await fetcher.get_property_keys()
+        assert all(isinstance(k, PropertyKey) for k in got)
+        assert [_dump(k) for k in got] == _wire(keys)
+        for key in keys:
+            one = await fetcher.get_property_key(key.id)
+            assert _dump(one) == _wire(key)
+            options = await fetcher.get_property_options(key.id)
+            assert all(isinstance(o, PropertyOption) for o in options)
+            assert [_dump(o) for o in options] == _wire(key.options)
+        category, tag = keys
+        assert category.options
+        assert tag.options
+        for parent in category.options:
+            under = await fetcher.get_property_options(tag.id, parent_id=parent.id)
+            assert under
+            assert [_dump(o) for o in under] == [
+                _wire(o) for o in tag.options if o.parentOptionId == parent.id
+            ]
+        with pytest.raises(APIError) as err:
+            await fetcher.get_property_key("pk-nothing")
+        assert err.value.status_code == 404
 
 
 @pytest.mark.asyncio
