@@ -13,10 +13,12 @@ from __future__ import annotations
 import sys
 import types
 import typing
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Literal, Union
 
 import msgspec
 import pytest
+import pytest_asyncio
 
 from pmtape.core.clock import now_ms
 from pmtape.venues.limitless.fake import pages
@@ -218,90 +220,99 @@ def _expected(fake: FakeLimitless, filters: dict[str, list[str]]) -> list[Any]:
     return [_without_clock(_wire(m)) for m in fake.listing() if pages.matches(m, filters)]
 
 
-@pytest.mark.asyncio
-async def test_navigation_and_market_pages_equal_the_fakes_taxonomy() -> None:
+@pytest_asyncio.fixture
+async def site() -> AsyncIterator[tuple[FakeLimitless, MarketPageFetcher]]:
+    """A fake with every category of the sim, and the SDK's market-pages fetcher on it."""
     async with FakeLimitless(markets=40) as fake, Client(base_url=fake.urls["rest_url"]) as sdk:
-        fetcher = sdk.market_pages
-        listing = fake.listing()
-        tree = await fetcher.get_navigation()
-        assert all(isinstance(n, NavigationNode) for n in tree)
-        assert [_dump(n) for n in tree] == _wire(pages.navigation(listing))
-        assert {n.slug for n in tree} >= {"crypto", "politics", "sports"}
-        by_path = pages.market_pages(listing)
-        nodes = [*tree, *(c for n in tree for c in n.children)]
-        assert len(nodes) == len(by_path) > len(tree)
-        for node in nodes:
-            page = await fetcher.get_market_page_by_path(node.path)
-            assert isinstance(page, MarketPage)
-            assert _dump(page) == _wire(by_path[node.path])
-            assert page.breadcrumb[-1].path == node.path
-        # A moved page answers 301; the SDK follows the Location to the current one.
-        moved = await fetcher.get_market_page_by_path(f"{pages.LEGACY_PREFIX}/crypto")
-        assert isinstance(moved, MarketPage)
-        assert _dump(moved) == _wire(by_path["/crypto"])
-        with pytest.raises(APIError) as err:
-            await fetcher.get_market_page_by_path("/no-such-page")
-        assert err.value.status_code == 404
+        yield fake, sdk.market_pages
+
+
+async def _status(answer: Awaitable[Any]) -> int:
+    """The HTTP status of the ``APIError`` an SDK call must raise."""
+    with pytest.raises(APIError) as err:
+        await answer
+    return int(err.value.status_code)
 
 
 @pytest.mark.asyncio
-async def test_market_page_markets_are_the_fakes_rows_filtered_sorted_and_paged() -> None:
-    async with FakeLimitless(markets=40) as fake, Client(base_url=fake.urls["rest_url"]) as sdk:
-        fetcher = sdk.market_pages
-        by_path = pages.market_pages(fake.listing())
-        for page in by_path.values():
-            wanted = _expected(fake, {k: [v] for k, v in page.baseFilter.items()})
-            assert wanted
-            assert _rows(await _page_rows(fetcher, page.id)) == wanted
-            assert _rows(await _cursor_rows(fetcher, page.id)) == wanted
-        # A query filter narrows the page's own; ``-deadline`` sorts latest deadline first.
-        politics = by_path["/politics"]
-        tags = [o.value for o in politics.filterGroups[0].options[:2]]
-        rows = await _page_rows(fetcher, politics.id, filters={"tag": tags}, sort="-deadline")
-        narrowed = _expected(fake, {"category": ["politics"], "tag": tags})
-        assert 0 < len(rows) < len(_expected(fake, {"category": ["politics"]}))
-        assert sorted(_rows(rows), key=lambda r: r["id"]) == sorted(narrowed, key=lambda r: r["id"])
-        deadlines = [m.expiration_timestamp for m in rows]
-        assert deadlines == sorted(deadlines, reverse=True)
-        ids = [m.id for m in await _page_rows(fetcher, politics.id, sort="id")]
-        assert ids == sorted(ids)
-        for bad in ({"cursor": "%%%"}, {"filters": {"colour": "red"}}):
-            with pytest.raises(APIError) as err:
-                await fetcher.get_markets(politics.id, bad)
-            assert err.value.status_code == 400
-        with pytest.raises(ValueError, match="mutually exclusive"):
-            await fetcher.get_markets(politics.id, {"page": 1, "cursor": "x"})
-        with pytest.raises(APIError) as err:
-            await fetcher.get_markets("page-nowhere")
-        assert err.value.status_code == 404
+async def test_navigation_and_market_pages_equal_the_fakes_taxonomy(
+    site: tuple[FakeLimitless, MarketPageFetcher],
+) -> None:
+    fake, fetcher = site
+    listing = fake.listing()
+    tree = await fetcher.get_navigation()
+    assert all(isinstance(n, NavigationNode) for n in tree)
+    assert [_dump(n) for n in tree] == _wire(pages.navigation(listing))
+    assert {n.slug for n in tree} >= {"crypto", "politics", "sports"}
+    by_path = pages.market_pages(listing)
+    nodes = [*tree, *(c for n in tree for c in n.children)]
+    assert len(nodes) == len(by_path) > len(tree)
+    for node in nodes:
+        page = await fetcher.get_market_page_by_path(node.path)
+        assert isinstance(page, MarketPage)
+        assert _dump(page) == _wire(by_path[node.path])
+        assert page.breadcrumb[-1].path == node.path
+    # A moved page answers 301; the SDK follows the Location to the current one.
+    moved = await fetcher.get_market_page_by_path(f"{pages.LEGACY_PREFIX}/crypto")
+    assert isinstance(moved, MarketPage)
+    assert _dump(moved) == _wire(by_path["/crypto"])
+    assert await _status(fetcher.get_market_page_by_path("/no-such-page")) == 404
 
 
 @pytest.mark.asyncio
-async def test_property_keys_and_options_equal_the_fakes_taxonomy() -> None:
-    async with FakeLimitless(markets=40) as fake, Client(base_url=fake.urls["rest_url"]) as sdk:
-        fetcher = sdk.market_pages
-        keys = pages.property_keys(fake.listing())
-        got = await fetcher.get_property_keys()
-        assert all(isinstance(k, PropertyKey) for k in got)
-        assert [_dump(k) for k in got] == _wire(keys)
-        for key in keys:
-            one = await fetcher.get_property_key(key.id)
-            assert _dump(one) == _wire(key)
-            options = await fetcher.get_property_options(key.id)
-            assert all(isinstance(o, PropertyOption) for o in options)
-            assert [_dump(o) for o in options] == _wire(key.options)
-        category, tag = keys
-        assert category.options
-        assert tag.options
-        for parent in category.options:
-            under = await fetcher.get_property_options(tag.id, parent_id=parent.id)
-            assert under
-            assert [_dump(o) for o in under] == [
-                _wire(o) for o in tag.options if o.parentOptionId == parent.id
-            ]
-        with pytest.raises(APIError) as err:
-            await fetcher.get_property_key("pk-nothing")
-        assert err.value.status_code == 404
+async def test_market_page_markets_are_the_fakes_rows_filtered_sorted_and_paged(
+    site: tuple[FakeLimitless, MarketPageFetcher],
+) -> None:
+    fake, fetcher = site
+    by_path = pages.market_pages(fake.listing())
+    for page in by_path.values():
+        wanted = _expected(fake, {k: [v] for k, v in page.baseFilter.items()})
+        assert wanted
+        assert _rows(await _page_rows(fetcher, page.id)) == wanted
+        assert _rows(await _cursor_rows(fetcher, page.id)) == wanted
+    # A query filter narrows the page's own; ``-deadline`` sorts latest deadline first.
+    politics = by_path["/politics"]
+    tags = [o.value for o in politics.filterGroups[0].options[:2]]
+    rows = await _page_rows(fetcher, politics.id, filters={"tag": tags}, sort="-deadline")
+    narrowed = _expected(fake, {"category": ["politics"], "tag": tags})
+    assert 0 < len(rows) < len(_expected(fake, {"category": ["politics"]}))
+    assert sorted(_rows(rows), key=lambda r: r["id"]) == sorted(narrowed, key=lambda r: r["id"])
+    deadlines = [m.expiration_timestamp for m in rows]
+    assert deadlines == sorted(deadlines, reverse=True)
+    ids = [m.id for m in await _page_rows(fetcher, politics.id, sort="id")]
+    assert ids == sorted(ids)
+    for bad in ({"cursor": "%%%"}, {"filters": {"colour": "red"}}):
+        assert await _status(fetcher.get_markets(politics.id, bad)) == 400
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        await fetcher.get_markets(politics.id, {"page": 1, "cursor": "x"})
+    assert await _status(fetcher.get_markets("page-nowhere")) == 404
+
+
+@pytest.mark.asyncio
+async def test_property_keys_and_options_equal_the_fakes_taxonomy(
+    site: tuple[FakeLimitless, MarketPageFetcher],
+) -> None:
+    fake, fetcher = site
+    keys = pages.property_keys(fake.listing())
+    got = await fetcher.get_property_keys()
+    assert all(isinstance(k, PropertyKey) for k in got)
+    assert [_dump(k) for k in got] == _wire(keys)
+    for key in keys:
+        one = await fetcher.get_property_key(key.id)
+        assert _dump(one) == _wire(key)
+        options = await fetcher.get_property_options(key.id)
+        assert all(isinstance(o, PropertyOption) for o in options)
+        assert [_dump(o) for o in options] == _wire(key.options)
+    category, tag = keys
+    assert category.options
+    assert tag.options
+    for parent in category.options:
+        under = await fetcher.get_property_options(tag.id, parent_id=parent.id)
+        assert under
+        assert [_dump(o) for o in under] == [
+            _wire(o) for o in tag.options if o.parentOptionId == parent.id
+        ]
+    assert await _status(fetcher.get_property_key("pk-nothing")) == 404
 
 
 @pytest.mark.asyncio
