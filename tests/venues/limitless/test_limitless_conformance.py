@@ -3,13 +3,15 @@
 Every public market-data call of the SDK is pointed at the fake, and what its own models parse
 must equal the fake's state: the REST markets, market detail (and the venue it caches), order
 book, and the Socket.IO stream through the SDK's ``WebSocketClient`` (subscribe, the books,
-oracle noise, lifecycle, unsubscribe with its ack). The SDK is async: it runs on the test loop.
+oracle noise, lifecycle, unsubscribe with its ack), and python-socketio's own client gets
+an ack for every event it ``call``s. The SDK is async: it runs on the test loop.
 The ``MarketPageFetcher`` calls (navigation, market pages by path with their 301 redirects,
 a page's markets by offset and by cursor, property keys and options) equal the fake's taxonomy.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import types
 import typing
@@ -19,6 +21,7 @@ from typing import Any, Literal, Union
 import msgspec
 import pytest
 import pytest_asyncio
+import socketio
 
 from pmtape.core.clock import now_ms
 from pmtape.venues.limitless.fake import pages
@@ -392,3 +395,35 @@ async def test_an_unknown_channel_is_refused_through_the_ack() -> None:
         finally:
             await ws.disconnect()
         assert fake.snapshot_stats()["ws_unsubscribe_unknown_channel"] == 1
+
+
+@pytest.mark.asyncio
+async def test_a_socketio_client_gets_an_ack_for_every_event_that_asks() -> None:
+    """python-socketio's own client (the SDK's transport) ``call``s each channel event."""
+    async with FakeLimitless(markets=3) as fake:
+        await fake.quiesce()
+        slugs = fake.active_slugs()
+        client = socketio.AsyncClient(reconnection=False)
+        await client.connect(fake.urls["ws_url"], namespaces=["/markets"], transports=["websocket"])
+        try:
+            call = functools.partial(client.call, namespace="/markets", timeout=5)
+            ack = await call("subscribe_market_prices", {"marketSlugs": slugs})
+            assert ack == {
+                "message": "Successfully subscribed to market price updates",
+                "markets": slugs,
+            }
+            (conn,) = fake.feed.conns
+            assert list(conn.subs) == slugs
+            assert (await call("subscribe_market_lifecycle"))["message"].startswith("Successfully")
+            assert conn.lifecycle
+            gone = await call(
+                "unsubscribe", {"channel": "subscribe_market_prices", "marketSlugs": slugs[:1]}
+            )
+            assert gone["markets"] == slugs[:1]
+            assert list(conn.subs) == slugs[1:]
+            await call("unsubscribe_market_lifecycle")
+            assert not conn.lifecycle
+            assert "error" in await call("subscribe_nothing", {})
+            assert fake.snapshot_stats()["ws_acks"] == 5
+        finally:
+            await client.disconnect()
