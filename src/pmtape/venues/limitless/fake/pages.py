@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
+from multidict import MultiMapping
 
 from pmtape.venues.limitless.constants import PAGE_MAX
 from pmtape.venues.limitless.messages import Market
@@ -218,9 +219,10 @@ def _page(
     )
 
 
-def matches(market: Market, filters: dict[str, list[str]]) -> bool:
-    """Whether a market passes every filter (``category``: slugs; ``tag``: tag names)."""
-    for key, wanted in filters.items():
+def matches(market: Market, filters: Sequence[tuple[str, list[str]]]) -> bool:
+    """Whether a market passes every filter: it has one of the wanted values of each key
+    (``category``: category slugs; ``tag``: tag names)."""
+    for key, wanted in filters:
         have = {slugify(c) for c in market.categories} if key == "category" else set(market.tags)
         if not have & set(wanted):
             return False
@@ -245,20 +247,32 @@ def _offset(cursor: str) -> int:
     return int(text[2:])
 
 
-def page_markets(page: MarketPage, rows: Sequence[Market], query: Any) -> dict[str, Any]:
+def page_markets(
+    page: MarketPage, rows: Sequence[Market], query: MultiMapping[str]
+) -> dict[str, Any]:
     """``GET /market-pages/{id}/markets``'s body for a query (``BadQuery`` if it is bad)."""
-    filters: dict[str, list[str]] = {k: [v] for k, v in page.baseFilter.items()}
+    chosen = [m for m in rows if matches(m, _filters(page, query))]
+    sort = query.get("sort")
+    if sort is not None:
+        order = _SORTS.get(sort.removeprefix("-"))
+        if order is None:
+            raise BadQuery(f"invalid sort {sort!r}")
+        chosen.sort(key=order, reverse=sort.startswith("-"))
+    return _paged(chosen, query)
+
+
+def _filters(page: MarketPage, query: MultiMapping[str]) -> list[tuple[str, list[str]]]:
+    """The page's ``baseFilter`` and, all required as well, the query's filters."""
+    filters = [(k, [v]) for k, v in page.baseFilter.items()]
     for key in query.keys() - _PAGING:
         if key not in ("category", "tag"):
             raise BadQuery(f"unknown filter {key!r}")
-        filters[key] = query.getall(key)  # a query filter narrows the page's own
-    chosen = [m for m in rows if matches(m, filters)]
-    sort = query.get("sort")
-    if sort is not None:
-        key = _SORTS.get(sort.removeprefix("-"))
-        if key is None:
-            raise BadQuery(f"invalid sort {sort!r}")
-        chosen.sort(key=key, reverse=sort.startswith("-"))
+        filters.append((key, query.getall(key)))
+    return filters
+
+
+def _paged(chosen: list[Market], query: MultiMapping[str]) -> dict[str, Any]:
+    """One offset page (``page`` given) or cursor page of ``chosen``."""
     try:
         limit = int(query.get("limit", PAGE_MAX))
         number = int(query["page"]) if "page" in query else None
