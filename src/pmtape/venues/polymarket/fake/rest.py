@@ -31,8 +31,8 @@ import msgspec
 from aiohttp import web
 
 from pmtape.core.fixed import format_e6
-from pmtape.venues.polymarket.constants import BOOKS_BATCH_MAX
-from pmtape.venues.polymarket.fake.clob import MIN_ORDER_SIZE, ClobVenue, FakeClob
+from pmtape.venues.polymarket.constants import BOOKS_BATCH_MAX, CLOB_CURSOR_END
+from pmtape.venues.polymarket.fake.clob import CLOB_PAGE, MIN_ORDER_SIZE, ClobVenue, FakeClob
 from pmtape.venues.polymarket.fake.faults import FakeFaults
 from pmtape.venues.polymarket.fake.wire import PmIds, WireEncoder, corrupt_hash, wire_levels
 from pmtape.venues.polymarket.messages import Level as WireLevel
@@ -116,11 +116,45 @@ class FakeRest:
         app.router.add_get("/gamma/markets", self.gamma_legacy)
         app.router.add_get("/clob/book", self.get_book)
         app.router.add_post("/clob/books", self.post_books)
+        app.router.add_get("/clob/rewards/markets/current", self.rewards_current)
+        app.router.add_get("/clob/rewards/markets/{condition_id}", self.rewards_of_market)
         FakeClob(self.fake).routes(app, "/clob")
         app.router.add_get("/data/trades", self.trades_v1)
         app.router.add_get("/data/v2/trades", self.trades_v2)
         app.router.add_get("/debug/book", self.debug_book)
         app.router.add_get("/debug/stats", self.debug_stats)
+
+    def _rewarded(self) -> list[dict[str, Any]]:
+        """The active markets with a liquidity-rewards programme (CLOB ``rewards.rates``)."""
+        out = []
+        for m in self.fake.generator.active_markets:
+            obj = self.fake.clob_market(m)
+            rewards = obj["rewards"]
+            if rewards["rates"]:
+                out.append(
+                    {
+                        "condition_id": obj["condition_id"],
+                        "rewards_max_spread": rewards["max_spread"],
+                        "rewards_min_size": rewards["min_size"],
+                        "rewards_config": rewards["rates"],
+                    }
+                )
+        return out
+
+    async def rewards_current(self, request: web.Request) -> web.Response:
+        """``GET /rewards/markets/current``: every rewarded market, one page (cursor ends)."""
+        data = self._rewarded()
+        body = {"limit": CLOB_PAGE, "count": len(data), "next_cursor": CLOB_CURSOR_END}
+        return _json({**body, "data": data})
+
+    async def rewards_of_market(self, request: web.Request) -> web.Response:
+        """``GET /rewards/markets/{condition_id}``: its programme if any; 404 if unknown."""
+        cid = request.match_info["condition_id"]
+        if cid not in {self.fake.condition_id(m) for m in self.fake.generator.active_markets}:
+            return _json({"error": "market not found"}, 404)
+        data = [r for r in self._rewarded() if r["condition_id"] == cid]
+        body = {"limit": CLOB_PAGE, "count": len(data), "next_cursor": CLOB_CURSOR_END}
+        return _json({**body, "data": data})
 
     @web.middleware
     async def _faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
