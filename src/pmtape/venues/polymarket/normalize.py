@@ -139,9 +139,11 @@ class _Resolved(msgspec.Struct, tag_field="event_type", tag="market_resolved", g
 # message, where a bad message or item is counted and skipped alone.
 _Msg = _PriceChange | _Book | _LastTrade | _BestBidAsk | _TickSize | _NewMarket | _Resolved
 _DECODE = msgspec.json.Decoder(list[_Msg] | _Msg).decode
+_encode = msgspec.json.Encoder().encode
 _NO_BOOKS: dict[str, Book] = {}
 
-_Scan = Callable[[bytes, int, dict[str, Book], list[Event]], int]
+_Known = dict[str, tuple[bytes, bytes] | None]
+_Scan = Callable[[bytes, int, dict[str, Book], list[Event], dict[str, int], _Known], int]
 _SCAN: _Scan | None
 try:  # the compiled scanner of plain frames (scan.pyx); without it, decode them all
     from pmtape.venues.polymarket.scan import price_change as _SCAN
@@ -160,10 +162,16 @@ class PolymarketNormalizer(Normalizer):
         # scan=False: every frame takes the general path (the tests compare the two).
         self._scan = _SCAN if scan else None
         self._market_info: dict[str, tuple[Any, Any]] = {}  # token -> (min_order_size, neg_risk)
+        # The same as JSON texts, for the scanner's hash check (None: they cannot be written).
+        self._hash_info: _Known = {}
 
-    def set_market_info(self, asset_id: str, min_order_size: str, neg_risk: bool) -> None:
+    def set_market_info(self, asset_id: str, min_order_size: Any, neg_risk: Any) -> None:
         """State a token's market ``min_order_size`` and ``neg_risk`` (for its books' hash)."""
         self._market_info[asset_id] = (min_order_size, neg_risk)
+        try:
+            self._hash_info[asset_id] = (_encode(min_order_size), _encode(neg_risk))
+        except (TypeError, ValueError):  # e.g. a lone surrogate: the general path decides
+            self._hash_info[asset_id] = None
 
     def normalize(self, payload: bytes, ts_recv_ms: int) -> list[Event]:
         """Turn one frame or REST body into events, counting and skipping what is bad."""
@@ -183,7 +191,7 @@ class PolymarketNormalizer(Normalizer):
         scan = self._scan
         if scan is not None:
             out: list[Event] = []
-            touched = scan(payload, ts_recv_ms, books, out)
+            touched = scan(payload, ts_recv_ms, books, out, stats, self._hash_info)
             if touched >= 0:  # a plain frame, read from its bytes
                 stats["events"] += touched + len(out)
                 return out
@@ -273,7 +281,7 @@ class PolymarketNormalizer(Normalizer):
             if neg is msgspec.UNSET:
                 neg = known[1]
         else:  # a REST body states its market's: remember them for the channel's books
-            self._market_info[msg.asset_id] = (mos, neg)
+            self.set_market_info(msg.asset_id, mos, neg)
         try:
             digest = book_hash(
                 msg.market,

@@ -3,5 +3,10 @@ from pmtape.core.book import Book
 from pmtape.core.events import Event
 
 def price_change(
-    payload: bytes, ts_recv_ms: int, books: dict[str, Book], out: list[Event]
+    payload: bytes,
+    ts_recv_ms: int,
+    books: dict[str, Book],
+    out: list[Event],
+    stats: dict[str, int] | None = None,
+    known: dict[str, tuple[bytes, bytes] | None] | None = None,
 ) -> int: ...
