@@ -25,6 +25,7 @@ from pmtape.core.book import Book
 from pmtape.core.events import ASK, BID, BookDelta, Event, TopOfBook
 from pmtape.core.fixed import parse_e6_plain
 from pmtape.native import module_status
+from pmtape.venues.polymarket.fake.wire import corrupt_hash
 from pmtape.venues.polymarket.messages import BestBidAskMsg, Level, PriceChangeMsg, book_hash
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer
 from pmtape.venues.polymarket.scan import price_change
@@ -835,8 +836,7 @@ def _hashed(
     levels = [[Level(lv["price"], lv["size"]) for lv in msg[side]] for side in ("bids", "asks")]
     extra = [msg.get("tick_size"), settings[1], msg.get("last_trade_price")]
     digest = book_hash(*fields, *levels, settings[0], *extra)
-    return {**msg, "hash": ("0" + digest[1:] if digest[0] != "0" else "1" + digest[1:]) if wrong
-            else digest}  # fmt: skip
+    return {**msg, "hash": corrupt_hash(digest) if wrong else digest}
 
 
 def _ws_book(token: str = TOKEN_B, **fields: Any) -> dict[str, Any]:
@@ -852,6 +852,10 @@ def _ws_book(token: str = TOKEN_B, **fields: Any) -> dict[str, Any]:
         "last_trade_price": "0.5",
     }
     return {**msg, **fields}
+
+
+def _without(msg: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in msg.items() if k not in keys}
 
 
 def _dump(msg: dict[str, Any]) -> bytes:
@@ -936,20 +940,12 @@ HASHED: dict[str, tuple[bytes, bool]] = {
     "no hash": (_dump(_ws_book()), True),
     "hash of other settings": (_dump(_hashed(_ws_book(), ("15", True))), False),
     "no market, tick or last trade": (
-        _dump(
-            _hashed(
-                {
-                    k: v
-                    for k, v in _ws_book().items()
-                    if k not in ("market", "tick_size", "last_trade_price")
-                }
-            )
-        ),
+        _dump(_hashed(_without(_ws_book(), "market", "tick_size", "last_trade_price"))),
         True,
-    ),  # fmt: skip
+    ),
     "number stamp": (_dump(_hashed(_ws_book(timestamp=STAMP))), True),
     "null stamp": (_dump(_hashed(_ws_book(timestamp=None))), True),
-    "no stamp": (_dump(_hashed({k: v for k, v in _ws_book().items() if k != "timestamp"})), True),
+    "no stamp": (_dump(_hashed(_without(_ws_book(), "timestamp"))), True),
     "empty sides": (_dump(_hashed(_ws_book(bids=[], asks=[]))), True),
     "spaced and reordered": (
         json.dumps(dict(reversed(_hashed(_ws_book()).items())), indent=1).encode(),
@@ -962,7 +958,7 @@ HASHED: dict[str, tuple[bytes, bool]] = {
     "a price written long": (
         _dump(_hashed(_ws_book(bids=[{"price": "0.400", "size": "01"}]))),
         True,
-    ),  # fmt: skip
+    ),
     "a field changed after hashing": (
         _dump({**_hashed(_ws_book()), "tick_size": "0.001"}),
         False,
