@@ -145,16 +145,20 @@ def rebuild(
     )
 
 
+def _subscribed(venue: str, row: list[Any]) -> Instrument:
+    """An instrument of a ``subscribe`` row: its three ids, then its ``raw`` if the row ends
+    in a dict (older captures have none)."""
+    raw = row[-1] if len(row) > 3 and isinstance(row[-1], dict) else None
+    return Instrument(venue=venue, market_id=row[0], instrument_id=row[1], poll_key=row[2], raw=raw)
+
+
 def _replay(state: VenueBooks, kind: FrameKind, payload: bytes, rx_wall_ns: int) -> None:
     if kind in _DATA_KINDS:
         state.apply_frame(payload, rx_wall_ns // 1_000_000)
         return
     body: dict[str, Any] = msgspec.json.decode(payload)
     if kind is FrameKind.SUBSCRIBE:
-        state.add(
-            Instrument(venue=state.venue, market_id=m, instrument_id=i, poll_key=p)
-            for m, i, p in body["instruments"]
-        )
+        state.add(_subscribed(state.venue, row) for row in body["instruments"])
     elif kind is FrameKind.UNSUBSCRIBE:
         state.remove(body["keys"])
     elif body.get("event") == "snapshot":

@@ -14,14 +14,16 @@ the same path.
 A book that carries a ``hash`` is checked against it (``messages.book_hash``; PROTOCOLS
 §1.4.1, §1.6.4): counted ``hash_ok`` or ``hash_mismatch``, and a mismatching book is still
 applied but marked stale (``"hash mismatch"``) until a good one arrives. A market-channel
-``book`` lacks the market's ``min_order_size`` and ``neg_risk``: they are learnt from REST
-bodies and ``set_market_info``; checks that had to assume the venue defaults are counted
-``hash_assumed_defaults``.
+``book`` lacks the market's ``min_order_size`` and ``neg_risk``: they are learnt from
+discovery (``learn``, when books start being kept), REST bodies and ``set_market_info``;
+checks that had to assume the venue defaults are counted ``hash_assumed_defaults``. The
+scanner checks hashed books itself and takes those that match; a mismatch is left to the
+general path, which counts it and marks the book.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -39,6 +41,7 @@ from pmtape.core.events import (
     Trade,
 )
 from pmtape.core.fixed import parse_e6, parse_e6_plain
+from pmtape.core.instrument import Instrument
 from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.polymarket.constants import (
     EVENT_TYPES,
@@ -51,6 +54,8 @@ from pmtape.venues.polymarket.constants import (
 from pmtape.venues.polymarket.messages import (
     DEFAULT_MIN_ORDER_SIZE,
     DEFAULT_NEG_RISK,
+    RAW_MIN_ORDER_SIZE,
+    RAW_NEG_RISK,
     book_hash,
 )
 
@@ -172,6 +177,21 @@ class PolymarketNormalizer(Normalizer):
             self._hash_info[asset_id] = (_encode(min_order_size), _encode(neg_risk))
         except (TypeError, ValueError):  # e.g. a lone surrogate: the general path decides
             self._hash_info[asset_id] = None
+
+    def learn(self, instruments: Iterable[Instrument]) -> None:
+        """Take each token's market ``min_order_size`` and ``neg_risk`` from discovery.
+
+        Discovery keeps them in ``Instrument.raw`` (``discovery.book_settings``); a token
+        without both keeps what it had (the defaults, counted when a check assumes them).
+        """
+        for inst in instruments:
+            raw = inst.raw
+            if raw is None:
+                continue
+            mos = raw.get(RAW_MIN_ORDER_SIZE)
+            neg = raw.get(RAW_NEG_RISK)
+            if type(mos) is str and type(neg) is bool:
+                self.set_market_info(inst.poll_key, mos, neg)
 
     def normalize(self, payload: bytes, ts_recv_ms: int) -> list[Event]:
         """Turn one frame or REST body into events, counting and skipping what is bad."""
