@@ -15,6 +15,7 @@ import operator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,6 +37,7 @@ from pmtape.venues.polymarket.messages import (
     RAW_NEG_RISK,
 )
 from pmtape.venues.polymarket.normalize import HASH_MISMATCH, PolymarketNormalizer
+from pmtape.venues.polymarket.scan import price_change
 from pmtape.venues.registry import create_adapter
 from tests.helpers import eventually
 
@@ -160,6 +162,10 @@ async def test_a_normalizer_learns_each_markets_settings_from_discovered_instrum
         frame = msgspec.json.encode(
             fake.encoder.book(fake.generator.snapshot_of(odd.poll_key), with_hash=True)
         )
+        async with aiohttp.ClientSession() as http:
+            url = f"{fake.urls['clob_url']}/book?token_id={odd.poll_key}"
+            async with http.get(url) as resp:
+                rest = await resp.read()
     for scan in (True, False):
         norm = PolymarketNormalizer(scan=scan)
         (snap,) = norm.normalize(frame, 1)
@@ -171,3 +177,18 @@ async def test_a_normalizer_learns_each_markets_settings_from_discovered_instrum
         assert snap.stale_reason is None
         assert (norm.stats["hash_ok"], norm.stats["hash_mismatch"]) == (1, 1)
         assert norm.stats["hash_assumed_defaults"] == 1  # the first check only
+        # The venue's REST body states them too (and the scanner takes it, checked).
+        norm = PolymarketNormalizer(scan=scan)
+        (snap,) = norm.normalize(rest, 3)
+        assert isinstance(snap, BookSnapshot)
+        assert snap.stale_reason is None
+        (snap,) = norm.normalize(frame, 4)
+        assert isinstance(snap, BookSnapshot)
+        assert snap.stale_reason is None
+        assert (norm.stats["hash_ok"], norm.stats["hash_assumed_defaults"]) == (2, 0)
+    taken = price_change(rest, 5, {}, [], {"hash_ok": 0, "hash_assumed_defaults": 0}, {}, _ignore)
+    assert taken == 0  # read from its bytes (no book kept), not declined
+
+
+def _ignore(*_: Any) -> None:
+    pass

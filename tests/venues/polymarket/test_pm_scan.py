@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -886,6 +887,7 @@ def _counts() -> dict[str, int]:
 def _scan_counted(
     frame: bytes, known: dict[str, tuple[bytes, bytes] | None]
 ) -> tuple[int, dict[str, int]]:
+    # No learn: a book with its own settings (a REST body) is declined.
     stats = _counts()
     return price_change(frame, RECV, _books(), [], stats, known), stats
 
@@ -916,14 +918,40 @@ def test_a_book_is_checked_with_its_markets_stated_settings() -> None:
     _both_informed([frame], {TOKEN_B: ("\ud800", True)})  # a lone surrogate: no hash matches
 
 
-def test_a_rest_body_teaches_both_paths_the_settings_of_the_channel_books() -> None:
-    body = {k: v for k, v in _ws_book().items() if k not in ("event_type", "tick_size")}
-    body = {**body, "min_order_size": "15", "tick_size": "0.01", "neg_risk": True}
-    order = ["market", "asset_id", "timestamp", "hash", "bids", "asks", "min_order_size"]
-    order += ["tick_size", "neg_risk", "last_trade_price"]
-    rest = _hashed(body, ("15", True))
+REST_ORDER = ["market", "asset_id", "timestamp", "hash", "bids", "asks", "min_order_size"]
+REST_ORDER += ["tick_size", "neg_risk", "last_trade_price"]  # the venue's (PROTOCOLS §1.4.1)
+
+
+def _rest_body(
+    token: str = TOKEN_B, settings: tuple[Any, Any] = ("15", True), *, wrong: bool = False
+) -> dict[str, Any]:
+    """A REST ``/book`` body: no event_type, all ten fields in the venue's order, hashed."""
+    body = {**_without(_ws_book(token), "event_type"), "hash": ""}
+    body.update(min_order_size=settings[0], neg_risk=settings[1])
+    body = _hashed(body, settings, wrong=wrong)
+    return {k: body[k] for k in REST_ORDER}
+
+
+def _learner() -> tuple[dict[str, tuple[bytes, bytes] | None], Callable[[str, Any, Any], None]]:
+    """A ``known`` map and the ``learn`` that fills it, as the normalizer's."""
+    known: dict[str, tuple[bytes, bytes] | None] = {}
+
+    def learn(token: str, mos: Any, neg: Any) -> None:
+        known[token] = (_encode(mos), _encode(neg))
+
+    return known, learn
+
+
+def test_a_rest_body_is_scanned_and_teaches_the_settings_of_the_channel_books() -> None:
+    rest = _dump(_rest_body())
+    known, learn = _learner()
+    stats = _counts()
+    assert price_change(rest, RECV, _books(), [], stats, known, learn) == 1
+    assert known == {TOKEN_B: (b'"15"', b"true")}
+    assert stats == {"hash_ok": 1, "hash_assumed_defaults": 0}
+    assert price_change(rest, RECV, _books(), [], _counts(), {}) == -1  # nobody to learn it
     ws = _dump(_hashed(_ws_book(timestamp=str(STAMP + 1)), ("15", True)))
-    norm, _ = _both_informed([_dump({k: rest[k] for k in order}), ws, ws], {})
+    norm, _ = _both_informed([rest, ws, ws], {})
     assert norm.stats["hash_ok"] == 3
     assert norm.stats["hash_assumed_defaults"] == 0
     assert norm.stats["hash_mismatch"] == 0
@@ -983,13 +1011,41 @@ HASHED: dict[str, tuple[bytes, bool]] = {
     ),
     "a token without a book": (_dump(_hashed(_ws_book(TOKEN_X))), True),
     "DEL in the market": (_dump(_hashed(_ws_book(market="0x\x7f"))), True),
+    "REST body": (_dump(_rest_body()), True),
+    "REST body, spaced": (json.dumps(_rest_body(), indent=2).encode(), True),
+    "REST body, wrong hash": (_dump(_rest_body(wrong=True)), False),
+    "REST body, default settings": (_dump(_rest_body(settings=("5", False))), True),
+    "REST /books": (b"[" + _dump(_rest_body()) + b"," + _dump(_rest_body(TOKEN_X)) + b"]", True),
+    "REST body without settings": (
+        _dump(_hashed(_without(_rest_body(), "min_order_size", "neg_risk"), ("5", False))),
+        True,
+    ),
+    "REST body, min_order_size alone": (
+        _dump(_hashed(_without(_rest_body(), "neg_risk"), ("15", False))),
+        False,
+    ),
+    "REST body, neg_risk a string": (_dump({**_rest_body(), "neg_risk": "true"}), False),
+    "REST body, neg_risk null": (_dump({**_rest_body(), "neg_risk": None}), False),
+    "REST body, one side": (_dump(_without(_rest_body(), "asks")), False),
+    "REST body then a channel book it fits": (
+        b"[" + _dump(_rest_body()) + b"," + _dump(_hashed(_ws_book(), ("15", True))) + b"]",
+        True,
+    ),
+    "REST body then a channel book hashed with the defaults": (
+        b"[" + _dump(_rest_body()) + b"," + _dump(_hashed(_ws_book())) + b"]",
+        False,
+    ),
 }
 
 
 # What the general path counts of each (hash_ok, hash_mismatch); the rest have no hash.
 VERDICTS = {"wrong hash": (0, 1), "empty hash": (0, 1), "hash of other settings": (0, 1),
             "a field changed after hashing": (0, 1), "a level changed after hashing": (0, 1),
-            "good then wrong": (1, 1), "null hash": (0, 0), "no hash": (0, 0)}  # fmt: skip
+            "good then wrong": (1, 1), "null hash": (0, 0), "no hash": (0, 0),
+            "REST body, wrong hash": (0, 1), "REST /books": (2, 0),
+            "REST body, neg_risk a string": (0, 1), "REST body, neg_risk null": (0, 1),
+            "REST body, one side": (0, 0), "REST body then a channel book it fits": (2, 0),
+            "REST body then a channel book hashed with the defaults": (1, 1)}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", HASHED)
@@ -998,7 +1054,7 @@ def test_hashed_books_are_judged_alike_by_the_scanner_and_the_general_path(name:
     books = _books()
     before = _state(books)
     out: list[Event] = []
-    touched = price_change(frame, RECV, books, out, _counts(), {})
+    touched = price_change(frame, RECV, books, out, _counts(), *_learner())
     assert (touched >= 0) == taken
     if not taken:
         assert (out, _state(books)) == ([], before)
@@ -1023,6 +1079,9 @@ def _hashed_frames(draw: st.DrawFn) -> tuple[bytes, Settings]:
     stated: Settings = {}
     if served != ("5", False) or draw(st.booleans()):  # mostly stated as served
         stated[token] = draw(st.sampled_from([served, served, served, ("5", True)]))
+    if draw(st.integers(0, 3)) == 0:  # a REST body: no event_type, its own settings
+        msg = _without(msg, "event_type")
+        msg.update(min_order_size=served[0], neg_risk=served[1])
     msg = _hashed(msg, served, wrong=draw(st.integers(0, 3)) == 0)
     pairs = [(_q(k), json.dumps(v)) for k, v in msg.items()]
     return _obj(draw, draw(st.permutations(pairs))).encode(), stated
@@ -1036,11 +1095,15 @@ def test_generated_hashed_books_agree_between_the_scanner_and_the_general_path()
     def check(case: tuple[bytes, Settings]) -> None:
         frame, stated = case
         fast, _ = _both_informed([frame], stated)
-        known = {k: (_encode(m), _encode(n)) for k, (m, n) in stated.items()}
-        touched, _ = _scan_counted(frame, known)
-        assert (touched >= 0) == (fast.stats["hash_ok"] == 1)  # taken exactly when it matches
+        known, learn = _learner()
+        for token, (mos, neg) in stated.items():
+            learn(token, mos, neg)
+        taken = price_change(frame, RECV, _books(), [], _counts(), known, learn) >= 0
+        assert taken == (fast.stats["hash_ok"] == 1)  # taken exactly when it matches
         tally["ok" if fast.stats["hash_ok"] else "mismatch"] += 1
+        tally["rest"] += b"min_order_size" in frame
 
     check()
     assert tally["ok"] >= 100, tally
     assert tally["mismatch"] >= 60, tally
+    assert tally["rest"] >= 40, tally

@@ -148,7 +148,10 @@ _encode = msgspec.json.Encoder().encode
 _NO_BOOKS: dict[str, Book] = {}
 
 _Known = dict[str, tuple[bytes, bytes] | None]
-_Scan = Callable[[bytes, int, dict[str, Book], list[Event], dict[str, int], _Known], int]
+_Learn = Callable[[str, Any, Any], None]
+_Scan = Callable[
+    [bytes, int, dict[str, Book], list[Event], dict[str, int], _Known, _Learn], int
+]
 _SCAN: _Scan | None
 try:  # the compiled scanner of plain frames (scan.pyx); without it, decode them all
     from pmtape.venues.polymarket.scan import price_change as _SCAN
@@ -169,6 +172,7 @@ class PolymarketNormalizer(Normalizer):
         self._market_info: dict[str, tuple[Any, Any]] = {}  # token -> (min_order_size, neg_risk)
         # The same as JSON texts, for the scanner's hash check (None: they cannot be written).
         self._hash_info: _Known = {}
+        self._learn: _Learn = self.set_market_info  # bound once, not per frame
 
     def set_market_info(self, asset_id: str, min_order_size: Any, neg_risk: Any) -> None:
         """State a token's market ``min_order_size`` and ``neg_risk`` (for its books' hash)."""
@@ -211,7 +215,7 @@ class PolymarketNormalizer(Normalizer):
         scan = self._scan
         if scan is not None:
             out: list[Event] = []
-            touched = scan(payload, ts_recv_ms, books, out, stats, self._hash_info)
+            touched = scan(payload, ts_recv_ms, books, out, stats, self._hash_info, self._learn)
             if touched >= 0:  # a plain frame, read from its bytes
                 stats["events"] += touched + len(out)
                 return out

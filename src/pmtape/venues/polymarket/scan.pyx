@@ -3,12 +3,14 @@
 
 ``price_change`` reads a frame that is one message, or an array of them (a burst), of the
 kinds ``price_change``, ``book``, ``last_trade_price`` and ``best_bid_ask`` in the current
-format, straight from the bytes: no JSON objects, no strings but token ids (one per run of
+format (and REST ``/book`` bodies, ``/books`` arrays: books without ``event_type``), straight
+from the bytes: no JSON objects, no strings but token ids (one per run of
 items) and trade hashes. ``price_change`` items and full books go straight into the books
 it is given; trades and best bid/ask become the same events the general path makes. It
 accepts only the plainest form (every string without escapes, ASCII; token ids present;
 plain decimal prices strictly inside (0, 1) and plain decimal sizes; known sides; stamps of
-plain digits or null; no keys it does not know but with string values; none of the legacy
+plain digits or null; no keys it does not know but with string values (``neg_risk``: a
+bool); none of the legacy
 forms; a ``book`` with a ``hash`` only if that hash checks out, see ``price_change``) and
 checks the whole frame before it changes any book. Anything else, however harmless (a hash
 mismatch too), returns -1 untouched, and the caller (``PolymarketNormalizer.ingest``) decodes
@@ -78,6 +80,10 @@ cdef struct Msg:
     Py_ssize_t last_len
     Py_ssize_t stamp_at
     Py_ssize_t stamp_len
+    Py_ssize_t mos_at  # a REST body: its market's min_order_size (a string) and neg_risk (a
+    Py_ssize_t mos_len  # bool literal), which the hash covers and the channel's books lack
+    Py_ssize_t neg_at
+    Py_ssize_t neg_len
     bint assumed  # book: checked with the default market settings
 
 
@@ -368,7 +374,9 @@ cdef Py_ssize_t _message(
     m.tick_at = -1
     m.last_at = -1
     m.stamp_at = -1
-    m.market_len = m.tick_len = m.last_len = m.stamp_len = 0
+    m.mos_at = -1
+    m.neg_at = -1
+    m.market_len = m.tick_len = m.last_len = m.stamp_len = m.mos_len = m.neg_len = 0
     i = _ws(p, i + 1, n)
     while True:
         i = _key(p, i, n, &k, &kn)
@@ -421,6 +429,16 @@ cdef Py_ssize_t _message(
                 if m.stamp < 0:
                     return -1
             m.stamp_len = i - m.stamp_at  # as served: a quoted string, digits or null
+        elif _is(p, k, kn, b"neg_risk", 8):
+            twice |= m.neg_at >= 0
+            m.neg_at = i
+            if n - i >= 4 and memcmp(p + i, b"true", 4) == 0:
+                i += 4
+            elif n - i >= 5 and memcmp(p + i, b"false", 5) == 0:
+                i += 5
+            else:
+                return -1  # not a bool: the general path hashes it as it is
+            m.neg_len = i - m.neg_at
         else:
             if p[i] != 34:
                 return -1  # a value that is not a string: the general path skips or judges it
@@ -497,8 +515,10 @@ cdef Py_ssize_t _message(
                 twice |= m.last_at >= 0
                 m.last_at = v
                 m.last_len = vn
-            elif _is(p, k, kn, b"min_order_size", 14) or _is(p, k, kn, b"neg_risk", 8):
-                twice = True  # a book's own market settings: the general path reads them
+            elif _is(p, k, kn, b"min_order_size", 14):
+                twice |= m.mos_at >= 0
+                m.mos_at = v
+                m.mos_len = vn
             elif _is(p, k, kn, b"transaction_hash", 16):
                 if seen & 128:
                     return -1
@@ -518,13 +538,15 @@ cdef Py_ssize_t _message(
             return -1
         if closed:
             break
+    if m.kind == -1 and not seen & 1:
+        m.kind = BOOK  # no event_type: a REST book body, if it has both sides
     if m.kind == PRICE_CHANGE:
         if not seen & 2 or seen & 8:  # no items, or the legacy one-asset form
             return -1
     elif m.kind == BOOK:
         if m.key_len == 0 or (seen & 768) != 768:
             return -1
-        if twice:
+        if twice or (m.mos_at < 0) != (m.neg_at < 0):
             return -1  # the general path decides which word its hash covers
     elif m.kind == TRADE:
         if m.key_len == 0 or not seen & 16 or not seen & 32:
@@ -689,21 +711,32 @@ cdef Py_ssize_t _levels(
     return at + 1
 
 
-cdef int _hash_ok(const unsigned char* p, Msg* m, dict known) except -2:
+cdef int _hash_ok(const unsigned char* p, Msg* m, dict known, object learn) except -2:
     """Check a scanned book's ``hash`` as ``PolymarketNormalizer._check_hash`` would: 1 if it
     matches (``m.assumed``: with the default market settings), 0 if not or if the token's
-    stated settings cannot be written (the general path then decides and counts)."""
+    stated settings cannot be written (the general path then decides and counts).
+
+    A book with its own settings (a REST body) is checked with them, and they are handed to
+    ``learn`` first, match or not, as the general path does (so a decline repeats the same)."""
     cdef Py_ssize_t j, size, at = 0
     cdef bytes mos, neg
     cdef const char* digest
     cdef Py_ssize_t digest_len
     cdef char* d
     key = PyUnicode_DecodeASCII(<const char*>p + m.key_at, m.key_len, NULL)
-    stated = known.get(key, _DEFAULTS) if known is not None else _DEFAULTS
-    if stated is None:
-        return 0
-    m.assumed = stated is _DEFAULTS
-    mos, neg = stated
+    if m.mos_at >= 0:  # its own (both or neither: see _message)
+        if learn is None:
+            return 0
+        mos = b'"' + p[m.mos_at : m.mos_at + m.mos_len] + b'"'
+        neg = p[m.neg_at : m.neg_at + m.neg_len]
+        learn(key, PyUnicode_DecodeASCII(<const char*>p + m.mos_at, m.mos_len, NULL), neg == b"true")
+        m.assumed = False
+    else:
+        stated = known.get(key, _DEFAULTS) if known is not None else _DEFAULTS
+        if stated is None:
+            return 0
+        m.assumed = stated is _DEFAULTS
+        mos, neg = stated
     # Room for it all: the fixed text, every value, quotes or null around the optional ones.
     size = 200 + m.key_len + len(mos) + len(neg) + 26 * (m.bid_count + m.ask_count)
     size += m.market_len + m.tick_len + m.last_len + m.stamp_len
@@ -743,7 +776,13 @@ cdef int _hash_ok(const unsigned char* p, Msg* m, dict known) except -2:
 
 
 def price_change(
-    bytes payload, object ts_recv_ms, dict books, list out, dict stats=None, dict known=None
+    bytes payload,
+    object ts_recv_ms,
+    dict books,
+    list out,
+    dict stats=None,
+    dict known=None,
+    object learn=None,
 ):
     """Apply a plain market-channel frame to ``books``; return the books touched, or -1.
 
@@ -759,7 +798,10 @@ def price_change(
     given and the hash matches, checked with the token's market settings in ``known``
     (token -> the JSON texts of its ``min_order_size`` and ``neg_risk``; None: unusable)
     or the defaults; it counts ``hash_ok`` (and ``hash_assumed_defaults``) as the general
-    path would. A mismatch is the general path's to count and mark.
+    path would. A mismatch is the general path's to count and mark. A book without
+    ``event_type`` is a REST body (``/book``, or ``/books`` as an array): it states its
+    market's settings, checked with them and passed to ``learn(token, min_order_size,
+    neg_risk)`` (``PolymarketNormalizer.set_market_info``, which updates ``known``).
     """
     cdef const unsigned char* p = payload
     cdef Py_ssize_t n = len(payload)
@@ -796,7 +838,7 @@ def price_change(
     for j in range(nmsgs):  # every hashed book must check out before anything is applied
         m = &_msgs[j]
         if m.kind == BOOK and m.book_hash_at >= 0:
-            if stats is None or not _hash_ok(p, m, known):
+            if stats is None or not _hash_ok(p, m, known, learn):
                 return -1
     for j in range(nmsgs):
         m = &_msgs[j]
