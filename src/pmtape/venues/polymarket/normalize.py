@@ -149,9 +149,7 @@ _NO_BOOKS: dict[str, Book] = {}
 
 _Known = dict[str, tuple[bytes, bytes] | None]
 _Learn = Callable[[str, Any, Any], None]
-_Scan = Callable[
-    [bytes, int, dict[str, Book], list[Event], dict[str, int], _Known, _Learn], int
-]
+_Scan = Callable[[bytes, int, dict[str, Book], list[Event], dict[str, int], _Known, _Learn], int]
 _SCAN: _Scan | None
 try:  # the compiled scanner of plain frames (scan.pyx); without it, decode them all
     from pmtape.venues.polymarket.scan import price_change as _SCAN
