@@ -104,14 +104,7 @@ def _ingest(
 
 def _both(frames: list[bytes]) -> None:
     """Feed ``frames`` to a normalizer with the scanner and one without; all must agree."""
-    fast, slow = PolymarketNormalizer(scan=True), PolymarketNormalizer(scan=False)
-    fast_books, slow_books = _books(), _books()
-    for i, frame in enumerate(frames):
-        got = _ingest(fast, frame, RECV + i, fast_books)
-        want = _ingest(slow, frame, RECV + i, slow_books)
-        assert got == want, frame
-        assert fast.stats == slow.stats, frame
-        assert _state(fast_books) == _state(slow_books), frame
+    _both_informed(frames, {})
 
 
 # -- 1. the plain frames the venue sends are taken ------------------------------------------------
@@ -864,7 +857,8 @@ def _dump(msg: dict[str, Any]) -> bytes:
 
 
 def _both_informed(frames: list[bytes], settings: Settings) -> list[PolymarketNormalizer]:
-    """``_both`` with normalizers told these market settings; return them (scanner first)."""
+    """Feed ``frames`` to a normalizer with the scanner and one without, both told these
+    market settings; events, counters and books must agree. Return them (scanner first)."""
     norms = [PolymarketNormalizer(scan=True), PolymarketNormalizer(scan=False)]
     for norm in norms:
         for token, (mos, neg) in settings.items():

@@ -51,6 +51,11 @@ cdef struct Item:
     long side
 
 
+cdef struct Span:
+    Py_ssize_t at  # -1: absent
+    Py_ssize_t len
+
+
 cdef struct Msg:
     int kind  # PRICE_CHANGE, BOOK, TRADE or TOP
     Py_ssize_t first  # price_change: its items in the buffer
@@ -69,21 +74,16 @@ cdef struct Msg:
     long long stamp  # -1: none
     long long best_bid  # top: -1 for the venue's "no bid" ("0")
     long long best_ask  # top: -1 for the venue's "no ask" ("1")
-    # book: the texts its hash covers (``at`` -1: absent); the stamp's raw JSON value
-    Py_ssize_t book_hash_at
-    Py_ssize_t book_hash_len
-    Py_ssize_t market_at
-    Py_ssize_t market_len
-    Py_ssize_t tick_at
-    Py_ssize_t tick_len
-    Py_ssize_t last_at
-    Py_ssize_t last_len
-    Py_ssize_t stamp_at
-    Py_ssize_t stamp_len
-    Py_ssize_t mos_at  # a REST body: its market's min_order_size (a string) and neg_risk (a
-    Py_ssize_t mos_len  # bool literal), which the hash covers and the channel's books lack
-    Py_ssize_t neg_at
-    Py_ssize_t neg_len
+    # book: the texts its hash covers, string values without their quotes; the stamp's and
+    # neg_risk's raw JSON values. A REST body states its market's min_order_size and neg_risk
+    # (a bool literal), which the channel's books lack.
+    Span book_hash
+    Span market
+    Span tick
+    Span last
+    Span stamp_text
+    Span mos
+    Span neg
     bint assumed  # book: checked with the default market settings
 
 
@@ -231,6 +231,17 @@ cdef Py_ssize_t _key(
     return i if i < n else -1
 
 
+cdef Span _ABSENT = Span(-1, 0)
+
+
+cdef inline bint _keep(Span* s, Py_ssize_t at, Py_ssize_t n) noexcept nogil:
+    """Note where a value is; return whether the field was seen before."""
+    cdef bint again = s.at >= 0
+    s.at = at
+    s.len = n
+    return again
+
+
 cdef inline Py_ssize_t _next(
     const unsigned char* p, Py_ssize_t i, Py_ssize_t n, unsigned char close, bint* closed
 ) noexcept nogil:
@@ -369,14 +380,7 @@ cdef Py_ssize_t _message(
     m.side = -1
     m.hash_at = -1
     m.key_len = 0
-    m.book_hash_at = -1
-    m.market_at = -1
-    m.tick_at = -1
-    m.last_at = -1
-    m.stamp_at = -1
-    m.mos_at = -1
-    m.neg_at = -1
-    m.market_len = m.tick_len = m.last_len = m.stamp_len = m.mos_len = m.neg_len = 0
+    m.book_hash = m.market = m.tick = m.last = m.stamp_text = m.mos = m.neg = _ABSENT
     i = _ws(p, i + 1, n)
     while True:
         i = _key(p, i, n, &k, &kn)
@@ -409,7 +413,7 @@ cdef Py_ssize_t _message(
             if seen & 4:
                 return -1
             seen |= 4
-            m.stamp_at = i
+            start = i  # the raw value, for the book hash
             if p[i] == 34:
                 v = i + 1
                 i = _string(p, v, n)
@@ -428,17 +432,16 @@ cdef Py_ssize_t _message(
                 m.stamp = _digits(p + v, i - v)
                 if m.stamp < 0:
                     return -1
-            m.stamp_len = i - m.stamp_at  # as served: a quoted string, digits or null
+            _keep(&m.stamp_text, start, i - start)  # as served: quoted, digits or null
         elif _is(p, k, kn, b"neg_risk", 8):
-            twice |= m.neg_at >= 0
-            m.neg_at = i
+            start = i
             if n - i >= 4 and memcmp(p + i, b"true", 4) == 0:
                 i += 4
             elif n - i >= 5 and memcmp(p + i, b"false", 5) == 0:
                 i += 5
             else:
                 return -1  # not a bool: the general path hashes it as it is
-            m.neg_len = i - m.neg_at
+            twice |= _keep(&m.neg, start, i - start)
         else:
             if p[i] != 34:
                 return -1  # a value that is not a string: the general path skips or judges it
@@ -500,25 +503,15 @@ cdef Py_ssize_t _message(
                 else:
                     m.best_ask = px
             elif _is(p, k, kn, b"hash", 4):
-                twice |= m.book_hash_at >= 0
-                m.book_hash_at = v
-                m.book_hash_len = vn
+                twice |= _keep(&m.book_hash, v, vn)
             elif _is(p, k, kn, b"market", 6):
-                twice |= m.market_at >= 0
-                m.market_at = v
-                m.market_len = vn
+                twice |= _keep(&m.market, v, vn)
             elif _is(p, k, kn, b"tick_size", 9):
-                twice |= m.tick_at >= 0
-                m.tick_at = v
-                m.tick_len = vn
+                twice |= _keep(&m.tick, v, vn)
             elif _is(p, k, kn, b"last_trade_price", 16):
-                twice |= m.last_at >= 0
-                m.last_at = v
-                m.last_len = vn
+                twice |= _keep(&m.last, v, vn)
             elif _is(p, k, kn, b"min_order_size", 14):
-                twice |= m.mos_at >= 0
-                m.mos_at = v
-                m.mos_len = vn
+                twice |= _keep(&m.mos, v, vn)
             elif _is(p, k, kn, b"transaction_hash", 16):
                 if seen & 128:
                     return -1
@@ -546,7 +539,7 @@ cdef Py_ssize_t _message(
     elif m.kind == BOOK:
         if m.key_len == 0 or (seen & 768) != 768:
             return -1
-        if twice or (m.mos_at < 0) != (m.neg_at < 0):
+        if twice or (m.mos.at < 0) != (m.neg.at < 0):
             return -1  # the general path decides which word its hash covers
     elif m.kind == TRADE:
         if m.key_len == 0 or not seen & 16 or not seen & 32:
@@ -677,14 +670,12 @@ cdef inline Py_ssize_t _put(char* d, Py_ssize_t at, const void* src, Py_ssize_t 
     return at + n
 
 
-cdef inline Py_ssize_t _text(
-    char* d, Py_ssize_t at, const unsigned char* p, Py_ssize_t v, Py_ssize_t vn
-) noexcept nogil:
+cdef inline Py_ssize_t _text(char* d, Py_ssize_t at, const unsigned char* p, Span s) noexcept nogil:
     """A string value as msgspec writes it back (plain: verbatim, quoted), or null if absent."""
-    if v < 0:
+    if s.at < 0:
         return _put(d, at, b"null", 4)
     d[at] = 34
-    at = _put(d, at + 1, p + v, vn)
+    at = _put(d, at + 1, p + s.at, s.len)
     d[at] = 34
     return at + 1
 
@@ -724,12 +715,12 @@ cdef int _hash_ok(const unsigned char* p, Msg* m, dict known, object learn) exce
     cdef Py_ssize_t digest_len
     cdef char* d
     key = PyUnicode_DecodeASCII(<const char*>p + m.key_at, m.key_len, NULL)
-    if m.mos_at >= 0:  # its own (both or neither: see _message)
+    if m.mos.at >= 0:  # its own (both or neither: see _message)
         if learn is None:
             return 0
-        mos = b'"' + p[m.mos_at : m.mos_at + m.mos_len] + b'"'
-        neg = p[m.neg_at : m.neg_at + m.neg_len]
-        learn(key, PyUnicode_DecodeASCII(<const char*>p + m.mos_at, m.mos_len, NULL), neg == b"true")
+        mos = b'"' + p[m.mos.at : m.mos.at + m.mos.len] + b'"'
+        neg = p[m.neg.at : m.neg.at + m.neg.len]
+        learn(key, PyUnicode_DecodeASCII(<const char*>p + m.mos.at, m.mos.len, NULL), neg == b"true")
         m.assumed = False
     else:
         stated = known.get(key, _DEFAULTS) if known is not None else _DEFAULTS
@@ -739,7 +730,7 @@ cdef int _hash_ok(const unsigned char* p, Msg* m, dict known, object learn) exce
         mos, neg = stated
     # Room for it all: the fixed text, every value, quotes or null around the optional ones.
     size = 200 + m.key_len + len(mos) + len(neg) + 26 * (m.bid_count + m.ask_count)
-    size += m.market_len + m.tick_len + m.last_len + m.stamp_len
+    size += m.market.len + m.tick.len + m.last.len + m.stamp_text.len
     for j in range(m.bid_first, m.bid_first + m.bid_count):
         size += _items[j].px_len + _items[j].sz_len
     for j in range(m.ask_first, m.ask_first + m.ask_count):
@@ -748,14 +739,14 @@ cdef int _hash_ok(const unsigned char* p, Msg* m, dict known, object learn) exce
         PyByteArray_Resize(_doc, size)
     d = PyByteArray_AS_STRING(_doc)
     at = _put(d, at, b'{"market":', 10)
-    at = _text(d, at, p, m.market_at, m.market_len)
+    at = _text(d, at, p, m.market)
     at = _put(d, at, b',"asset_id":', 12)
-    at = _text(d, at, p, m.key_at, m.key_len)
+    at = _text(d, at, p, Span(m.key_at, m.key_len))
     at = _put(d, at, b',"timestamp":', 13)
-    if m.stamp_at < 0:
+    if m.stamp_text.at < 0:
         at = _put(d, at, b"null", 4)
     else:
-        at = _put(d, at, p + m.stamp_at, m.stamp_len)
+        at = _put(d, at, p + m.stamp_text.at, m.stamp_text.len)
     at = _put(d, at, b',"hash":"","bids":', 18)
     at = _levels(d, at, p, m.bid_first, m.bid_count)
     at = _put(d, at, b',"asks":', 8)
@@ -763,16 +754,16 @@ cdef int _hash_ok(const unsigned char* p, Msg* m, dict known, object learn) exce
     at = _put(d, at, b',"min_order_size":', 18)
     at = _put(d, at, <const char*>mos, len(mos))
     at = _put(d, at, b',"tick_size":', 13)
-    at = _text(d, at, p, m.tick_at, m.tick_len)
+    at = _text(d, at, p, m.tick)
     at = _put(d, at, b',"neg_risk":', 12)
     at = _put(d, at, <const char*>neg, len(neg))
     at = _put(d, at, b',"last_trade_price":', 20)
-    at = _text(d, at, p, m.last_at, m.last_len)
+    at = _text(d, at, p, m.last)
     d[at] = 125  # '}'
     at += 1
     hexdigest = sha1(memoryview(_doc)[:at], usedforsecurity=False).hexdigest()
     digest = PyUnicode_AsUTF8AndSize(hexdigest, &digest_len)
-    return digest_len == m.book_hash_len and memcmp(digest, p + m.book_hash_at, digest_len) == 0
+    return digest_len == m.book_hash.len and memcmp(digest, p + m.book_hash.at, digest_len) == 0
 
 
 def price_change(
@@ -837,12 +828,12 @@ def price_change(
         return -1
     for j in range(nmsgs):  # every hashed book must check out before anything is applied
         m = &_msgs[j]
-        if m.kind == BOOK and m.book_hash_at >= 0:
+        if m.kind == BOOK and m.book_hash.at >= 0:
             if stats is None or not _hash_ok(p, m, known, learn):
                 return -1
     for j in range(nmsgs):
         m = &_msgs[j]
-        if m.kind == BOOK and m.book_hash_at >= 0:
+        if m.kind == BOOK and m.book_hash.at >= 0:
             stats["hash_ok"] += 1
             if m.assumed:
                 stats["hash_assumed_defaults"] += 1
