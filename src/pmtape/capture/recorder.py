@@ -66,8 +66,15 @@ class Recorder:
         self._cap.append(self.shard, kind, self._local, _encode(body), wall, time.monotonic_ns())
 
     def subscribed(self, instruments: Iterable[Instrument]) -> None:
-        """Record that books of these instruments are now kept."""
-        rows = [[i.market_id, i.instrument_id, i.poll_key] for i in instruments]
+        """Record that books of these instruments are now kept.
+
+        A row ends in the instrument's ``raw`` (a dict) when discovery kept one: the market
+        settings the venue's frames leave out, which ``rebuild`` must know as the collector did.
+        """
+        rows: list[list[Any]] = [
+            [i.market_id, i.instrument_id, i.poll_key, *([i.raw] if i.raw else [])]
+            for i in instruments
+        ]
         self.local(FrameKind.SUBSCRIBE, {"instruments": rows})
 
     def unsubscribed(self, keys: Iterable[str]) -> None:

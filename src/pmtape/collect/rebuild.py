@@ -151,6 +151,13 @@ def rebuild(
     )
 
 
+def _subscribed(venue: str, row: list[Any]) -> Instrument:
+    """An instrument of a ``subscribe`` row: its three ids, then its ``raw`` if the row ends
+    in a dict (older captures have none)."""
+    raw = row[-1] if len(row) > 3 and isinstance(row[-1], dict) else None
+    return Instrument(venue=venue, market_id=row[0], instrument_id=row[1], poll_key=row[2], raw=raw)
+
+
 def _replay(
     state: VenueBooks, ledger: CoverageTracker, kind: FrameKind, payload: bytes, rx_wall_ns: int
 ) -> None:
@@ -160,10 +167,7 @@ def _replay(
     body: dict[str, Any] = msgspec.json.decode(payload)
     event = body.get("event")
     if kind is FrameKind.SUBSCRIBE:
-        insts = [
-            Instrument(venue=state.venue, market_id=m, instrument_id=i, poll_key=p)
-            for m, i, p in body["instruments"]
-        ]
+        insts = [_subscribed(state.venue, row) for row in body["instruments"]]
         state.add(insts)
         ledger.kept_changed([(i.market_id, i.instrument_id) for i in insts], ())
     elif kind is FrameKind.UNSUBSCRIBE:
