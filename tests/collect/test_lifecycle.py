@@ -10,6 +10,7 @@ stream announced and leaves out what resolved.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pmtape.collect.collector import Collector
+from pmtape.collect.rebuild import rebuild
 from pmtape.config import load_config
 from pmtape.core.clock import now_ms
 from pmtape.discovery.service import discover_once
@@ -99,13 +101,14 @@ def _active_markets(data_dir: Path, venue: str) -> set[str]:
     return {i.market_id for i in reader.instruments()}
 
 
-def _snapshot_keys(data_dir: Path, venue: str) -> set[str]:
-    keys: set[str] = set()
+def _snapshot_rows(data_dir: Path, venue: str) -> Counter[str]:
+    """Return how many snapshot rows each instrument key has under ``data_dir``."""
+    rows: Counter[str] = Counter()
     for f in table_dir(data_dir, "snapshots").rglob("*.parquet"):
         t = pq.read_table(f, columns=["market_id", "outcome_id"], partitioning=None)
         ids = zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True)
-        keys.update(f"{venue}:{m}:{o}" for m, o in ids)
-    return keys
+        rows.update(f"{venue}:{m}:{o}" for m, o in ids)
+    return rows
 
 
 @pytest.mark.asyncio
@@ -126,7 +129,7 @@ async def test_new_market_is_subscribed_and_resolved_one_leaves_without_discover
             f"venues.{venue_name}.subscription_churn_limit_per_minute": 6000,
             "writer.flush_s": 0.2,
             "collector.state_poll_s": 3600,  # the active set is read once: only the stream adds
-            "capture.enabled": False,
+            "capture.enabled": True,
         }
         cfg = load_config(
             None, overrides=overrides, venues=[venue_name], env=env, use_default_path=False
@@ -136,7 +139,7 @@ async def test_new_market_is_subscribed_and_resolved_one_leaves_without_discover
         listed = _active_markets(tmp_path, venue_name)
         assert listed
         assert not listed & set(case.rolling(fake))  # the lag hides the rolling ones
-        collector = Collector(cfg, {venue_name: adapter}, capture=False)
+        collector = Collector(cfg, {venue_name: adapter})
         venue = collector.venues[venue_name]
         stop = asyncio.Event()
         task = asyncio.create_task(collector.run_until(stop))
@@ -162,7 +165,12 @@ async def test_new_market_is_subscribed_and_resolved_one_leaves_without_discover
             stop.set()
             summary = await task
         assert summary.fatal is None
-        assert born_keys <= _snapshot_keys(tmp_path, venue_name)  # rows while they were open
+        live = _snapshot_rows(tmp_path, venue_name)
+        assert born_keys <= set(live)  # rows while they were open
+        # The capture replays the same subscriptions: rebuild yields the same rows for them.
+        rebuild(Path(summary.run_dir or ""), tmp_path / "rb")
+        rebuilt = _snapshot_rows(tmp_path / "rb", venue_name)
+        assert {k: rebuilt[k] for k in born_keys} == {k: live[k] for k in born_keys}
         # Discovery's next cycle keeps the announced market the listing lacks and leaves
         # the resolved one out.
         records = read_lifecycle(tmp_path, venue_name, now_ms())
