@@ -138,6 +138,8 @@ def collect(
             markup=False,
             highlight=False,
         )
+    if summary.fatal:
+        err_console.print(f"pmtape: error: {summary.fatal}", markup=False, highlight=False)
     if summary.fatal or summary.rows_dropped:
         raise typer.Exit(1)
 

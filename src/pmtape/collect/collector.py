@@ -32,7 +32,7 @@ from pmtape.collect.state import VenueBooks
 from pmtape.collect.venue import VenueCollector, VenueSettings
 from pmtape.config import Config, redacted_dict
 from pmtape.core.clock import now_ms
-from pmtape.core.errors import CaptureCorrupt, PmtapeError
+from pmtape.core.errors import CaptureCorrupt, CaptureUnconfirmed, PmtapeError
 from pmtape.proc.looplag import LoopLagMonitor
 from pmtape.proc.runner import loop_name
 from pmtape.schedule.scheduler import ScheduleSettings
@@ -147,6 +147,8 @@ class Collector:
         gc.freeze()  # what start-up built (config, instruments) is no garbage: skip it
         gc.set_threshold(_GC_GEN0, *threshold[1:])
         tasks = [asyncio.create_task(v.run(), name=f"collect-{n}") for n, v in self.venues.items()]
+        if self.run is not None and self.config.capture.confirm_timeout_s > 0:
+            tasks.append(asyncio.create_task(self._confirm_start(), name="confirm"))
         helpers = [
             asyncio.create_task(self.lag.run(), name="loop-lag"),
             asyncio.create_task(self._status_loop(), name="status"),
@@ -175,6 +177,25 @@ class Collector:
                 root = _first_leaf(exc)
                 self.fatal = f"{task.get_name()}: {type(root).__name__}: {root}"
                 log.error("fatal: %s", self.fatal, exc_info=exc)
+
+    async def _confirm_start(self) -> None:
+        """Fail the run unless every venue delivered data within the confirmation window.
+
+        A venue confirms with ``capture.confirm_min_events`` book updates and trades applied
+        (what its frames and REST bodies carried, not keepalives or acks). Confirmed, this
+        task waits out the run; unconfirmed, it raises, which stops the run as fatal.
+        """
+        cap = self.config.capture
+        await asyncio.sleep(cap.confirm_timeout_s)
+        quiet = unconfirmed(self.venues, cap.confirm_min_events)
+        if quiet:
+            raise CaptureUnconfirmed(
+                f"no data from {', '.join(quiet)} within {cap.confirm_timeout_s:g}s of start"
+                f" (capture.confirm_min_events={cap.confirm_min_events},"
+                f" capture.confirm_timeout_s={cap.confirm_timeout_s:g})"
+            )
+        log.info("start-up confirmed: every venue delivered data")
+        await asyncio.Event().wait()
 
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
         if self.run is not None:
@@ -318,6 +339,11 @@ class Collector:
                 sum(self.run.dropped_frames(n) for n in self.venues) if self.run else 0
             ),
         )
+
+
+def unconfirmed(venues: Mapping[str, VenueCollector], min_events: int) -> list[str]:
+    """Return the venues that applied fewer than ``min_events`` book updates and trades."""
+    return [n for n, v in venues.items() if v.data_events() < min_events]
 
 
 def writer_settings(config: Config) -> WriterSettings:

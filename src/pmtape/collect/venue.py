@@ -23,10 +23,11 @@ from pmtape.capture.recorder import Recorder
 from pmtape.collect.coverage import CoverageTracker
 from pmtape.collect.snapshotter import Snapshotter
 from pmtape.collect.state import VenueBooks
+from pmtape.core.apply import RETIRING_STATUSES
 from pmtape.core.book import Book
 from pmtape.core.clock import mono_s, now_ms
 from pmtape.core.errors import VenueError
-from pmtape.core.events import BookSnapshot
+from pmtape.core.events import BookSnapshot, MarketStatus
 from pmtape.core.instrument import Instrument
 from pmtape.net.http import error_answer
 from pmtape.net.session import HttpMeta
@@ -34,6 +35,11 @@ from pmtape.schedule.churn import SubscriptionPlanner
 from pmtape.schedule.scheduler import Scheduler, ScheduleSettings
 from pmtape.schedule.scores import load_scores
 from pmtape.store.active import ActiveSetReader
+from pmtape.store.lifecycle import (
+    NEW_MARKET_GRACE_MS,
+    LifecycleRecord,
+    append_lifecycle,
+)
 from pmtape.store.parquet import ParquetSink
 from pmtape.venues.base import Normalizer, VenueAdapter
 
@@ -119,6 +125,14 @@ class VenueCollector:
         self._scores_checked = float("-inf")
         self._retired_applied = 0  # how many retired instruments the universe already left out
         self._tiers_applied: dict[str, str] = {}
+        # Markets the stream announced (MarketStatus): new ones join the universe before
+        # discovery lists them, resolved ones leave it at once; each goes to the lifecycle log.
+        self.state.lifecycle = []
+        self._born: dict[str, tuple[Instrument, int]] = {}  # instrument key -> (inst, recv ms)
+        self._dead_markets: set[str] = set()
+        self._dead_keys: set[str] = set()
+        self._lifecycle_out: list[LifecycleRecord] = []
+        self._statuses_seen: set[tuple[str, str]] = set()  # every socket may say it once
 
     # -- receive path (called by the session on the loop, never awaits) -------------------
 
@@ -181,6 +195,10 @@ class VenueCollector:
         """Return the market of a subscribed poll key."""
         return self.state.market_of(key)
 
+    def data_events(self) -> int:
+        """Return the book updates (of books still kept) and trades applied so far."""
+        return sum(b.seq for b in self.state.books.values()) + self.counters["trades"]
+
     # -- tasks -------------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -199,6 +217,7 @@ class VenueCollector:
             if now - last_state >= self._state_poll_s or self._retired_pending():
                 last_state = now
                 self._refresh_universe(now)
+            await self._write_lifecycle()
             await self._apply_targets(now)
             await asyncio.sleep(_SCHEDULE_EVERY_S)
 
@@ -210,10 +229,11 @@ class VenueCollector:
             if scores != self._scores:
                 self._scores = scores
                 changed = True
+        changed = self._take_lifecycle() or changed
         retired = self.state.retired
         if changed or self._retired_pending():
             self._retired_applied = len(retired)
-            insts = [i for i in self.active.instruments() if i.instrument_key not in retired]
+            insts = self._universe(retired)
             before = self.instruments
             self.instruments = {i.instrument_key: i for i in insts}
             self._universe_changed(before, self.instruments)
@@ -240,9 +260,78 @@ class VenueCollector:
         self.coverage.universe_changed(added, removed, ts)
 
     def _retired_pending(self) -> bool:
-        # Markets closed since the universe was last rebuilt (the set only grows). Rebuilding
-        # the universe costs milliseconds: once per change, not every schedule pass.
-        return len(self.state.retired) != self._retired_applied
+        # Markets closed since the universe was last rebuilt (the set only grows), or market
+        # announcements not acted on yet. Rebuilding the universe costs milliseconds: once per
+        # change, not every schedule pass.
+        return len(self.state.retired) != self._retired_applied or bool(self.state.lifecycle)
+
+    def _take_lifecycle(self) -> bool:
+        """Act on the market announcements since the last pass; True if the universe changes."""
+        pending = self.state.lifecycle
+        if not pending:
+            return False
+        self.state.lifecycle = []
+        seen = self._statuses_seen
+        for ev in pending:
+            if (ev.market_id, ev.status) not in seen:
+                seen.add((ev.market_id, ev.status))
+                self._on_market_status(ev)
+        return True
+
+    def _on_market_status(self, ev: MarketStatus) -> None:
+        insts: list[Instrument] = []
+        if ev.status in RETIRING_STATUSES:
+            self._dead_markets.add(ev.market_id)
+            self._dead_keys.update(ev.keys)
+        elif ev.market_id not in self._dead_markets:
+            insts = self.adapter.instruments_for(ev)
+            for inst in insts:
+                if inst.instrument_key not in self.instruments:
+                    self._born[inst.instrument_key] = (inst, ev.ts_recv_ms)
+            self.counters["lifecycle_added"] += len(insts)
+        self._lifecycle_out.append(
+            LifecycleRecord(
+                ts_ms=ev.ts_recv_ms,
+                venue=self.name,
+                market_id=ev.market_id,
+                status=ev.status,
+                keys=list(ev.keys),
+                instruments=insts,
+            )
+        )
+        self._log_event("market", market=ev.market_id, status=ev.status, instruments=len(insts))
+
+    def _universe(self, retired: set[str]) -> list[Instrument]:
+        """Return the active set, plus markets announced new, minus those retired or resolved."""
+        listed = self.active.instruments()
+        dead_markets, dead_keys = self._dead_markets, self._dead_keys
+        out = [
+            i
+            for i in listed
+            if i.instrument_key not in retired
+            and i.market_id not in dead_markets
+            and i.poll_key not in dead_keys
+        ]
+        if self._born:
+            known = {i.instrument_key for i in listed}
+            oldest = now_ms() - NEW_MARKET_GRACE_MS
+            for key, (inst, at) in list(self._born.items()):
+                if key in known or at < oldest or inst.market_id in dead_markets:
+                    del self._born[key]  # discovery lists it now (or never will)
+                else:
+                    out.append(inst)
+        return out
+
+    async def _write_lifecycle(self) -> None:
+        """Append the announcements acted on to the lifecycle log (off the event loop)."""
+        if not self._lifecycle_out:
+            return
+        records, self._lifecycle_out = self._lifecycle_out, []
+        try:
+            await asyncio.to_thread(append_lifecycle, self.data_dir, self.name, records)
+        except OSError as exc:
+            self.counters["lifecycle_log_errors"] += 1
+            log.warning("%s: could not append to the lifecycle log: %s", self.name, exc)
 
     async def _apply_targets(self, now: float) -> None:
         targets = self.scheduler.targets(now)

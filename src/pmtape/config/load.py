@@ -28,6 +28,7 @@ _ENV_NOT_CONFIG = {ENV_CONFIG_PATH}
 RENAMED_KEYS = {
     f"{stem}_secs": f"{stem}_s"
     for stem in (
+        "confirm_timeout",
         "discovery_interval",
         "flush",
         "log_interval",

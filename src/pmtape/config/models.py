@@ -58,6 +58,15 @@ class CaptureConfig(Frozen):
     segment_max_mb: int = Field(1024, ge=1, description="rotate a shard's segment at this size")
     segment_max_s: float = Field(3600.0, gt=0, description="... or after this long")
     zstd_level: int = Field(1, ge=1, le=22, description="zstd level of capture blocks")
+    confirm_timeout_s: float = Field(
+        45.0,
+        ge=0,
+        description="fail the run (fatal.json, exit 1) when a venue has not delivered"
+        " confirm_min_events book updates this long after start; 0 disables",
+    )
+    confirm_min_events: int = Field(
+        1, ge=1, description="book updates each enabled venue must deliver to confirm"
+    )
 
 
 class CollectorConfig(Frozen):

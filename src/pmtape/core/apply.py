@@ -33,6 +33,9 @@ class BookState:
         self.by_key: dict[str, Instrument] = {}  # instrument_key -> instrument
         self.counters: Counter[str] = Counter()
         self.retired: set[str] = set()  # instrument keys whose market the venue closed
+        # Market status events kept for a caller that acts on them (the live collector adds
+        # new markets and drops resolved ones at once); None: not kept (rebuild, replay).
+        self.lifecycle: list[MarketStatus] | None = None
 
     def add(self, instruments: Iterable[Instrument]) -> None:
         """Start keeping a book for each instrument (empty until its first snapshot)."""
@@ -106,6 +109,8 @@ class BookState:
 
     def _on_market_status(self, ev: MarketStatus) -> None:
         self.counters[f"market_{ev.status}"] += 1
+        if self.lifecycle is not None:
+            self.lifecycle.append(ev)
         if ev.status in RETIRING_STATUSES:
             for poll_key in ev.keys:
                 inst = self.by_poll.get(poll_key)

@@ -68,3 +68,7 @@ class StoreError(PmtapeError):
 
 class CaptureCorrupt(PmtapeError):
     """A capture, snapshot or state file is damaged."""
+
+
+class CaptureUnconfirmed(PmtapeError):
+    """A capture run's venues delivered no data within the start-up confirmation window."""

@@ -75,13 +75,26 @@ class TopOfBook(msgspec.Struct, gc=False):
 
 
 class MarketStatus(msgspec.Struct, gc=False):
-    """A venue's word that a market appeared, closed or resolved (keys: its poll keys)."""
+    """A venue's word that a market appeared, closed or resolved (keys: its poll keys).
+
+    A new market's event also carries what its venue sent to describe it (when it did), so
+    the collector can build its instruments at once instead of waiting for discovery:
+    ``outcomes`` (one per key, same order), ``title``, ``slug``, ``close_ts_ms``, ``tags``
+    and ``event_slug`` (the parent event or series). All optional: a venue that says less
+    leaves them None and the market waits for discovery.
+    """
 
     market_id: str
     status: str
     keys: list[str]
     ts_event_ms: int | None
     ts_recv_ms: int
+    outcomes: list[str] | None = None
+    title: str | None = None
+    slug: str | None = None
+    close_ts_ms: int | None = None
+    tags: list[str] | None = None
+    event_slug: str | None = None
 
 
 Event = BookSnapshot | BookDelta | Trade | TopOfBook | MarketStatus

@@ -7,6 +7,11 @@ Per venue and cycle it writes
   appended (the discovery-cadence log);
 * ``state/venue=V/active_instruments.snapshot.json`` — the atomic active set the collector reads.
 
+Before publishing, a cycle reads the collector's lifecycle log (``store.lifecycle``): a market
+the venue's stream announced as new in the last ``NEW_MARKET_GRACE_MS`` is kept even when the
+listing does not show it yet (listings lag the stream), and a market the stream said resolved
+is left out even when the listing still shows it.
+
 Venue-wide trouble (a 429, a 5xx, a timeout) is retried within the cycle, a few times, after
 the venue's own wait: its ``Retry-After`` (the venue cooldown, which every client of the venue
 honours, already holds it) or else a jittered backoff, never longer than
@@ -24,13 +29,16 @@ from pathlib import Path
 
 import msgspec
 
+from pmtape.core.apply import RETIRING_STATUSES
 from pmtape.core.clock import mono_s, now_ms
 from pmtape.core.errors import PmtapeError, VenueError, VenueRateLimited
+from pmtape.core.instrument import Instrument, MarketInfo
 from pmtape.net.backoff import Backoff
 from pmtape.net.http import classify
 from pmtape.store.active import active_snapshot_path, write_active_snapshot
 from pmtape.store.atomic import atomic_write_bytes
 from pmtape.store.layout import markets_log_path, universe_path
+from pmtape.store.lifecycle import NEW_MARKET_GRACE_MS, LifecycleRecord, read_lifecycle
 from pmtape.venues.base import DiscoveryResult, VenueAdapter
 
 log = logging.getLogger(__name__)
@@ -67,6 +75,65 @@ def publish(data_dir: Path, venue: str, result: DiscoveryResult, ts_ms: int) -> 
     snap = active_snapshot_path(data_dir, venue)
     write_active_snapshot(snap, venue, result.instruments, ts_ms)
     return snap, uni
+
+
+def with_lifecycle(
+    result: DiscoveryResult, records: list[LifecycleRecord], now_ms: int
+) -> DiscoveryResult:
+    """Return ``result`` with the stream's word applied: resolved markets out, new ones in.
+
+    A market announced new within ``NEW_MARKET_GRACE_MS`` whose instruments the listing
+    lacks is added as the collector built it; a market announced resolved (closed, settled)
+    is dropped, whatever the listing says, and never re-added from an older announcement.
+    """
+    if not records:
+        return result
+    dead_markets = {r.market_id for r in records if r.status in RETIRING_STATUSES}
+    dead_keys = {k for r in records if r.status in RETIRING_STATUSES for k in r.keys}
+
+    def alive(market_id: str, keys: list[str]) -> bool:
+        return market_id not in dead_markets and dead_keys.isdisjoint(keys)
+
+    markets = [m for m in result.markets if alive(m.market_id, m.outcome_ids)]
+    insts = [i for i in result.instruments if alive(i.market_id, [i.poll_key])]
+    listed = {i.instrument_key for i in result.instruments}
+    added: dict[str, list[Instrument]] = {}
+    for rec in records:
+        if rec.ts_ms < now_ms - NEW_MARKET_GRACE_MS or not alive(rec.market_id, rec.keys):
+            continue
+        new = [i for i in rec.instruments if i.instrument_key not in listed]
+        if new:
+            listed.update(i.instrument_key for i in new)
+            added.setdefault(rec.market_id, []).extend(new)
+    for market_id, new in added.items():
+        insts.extend(new)
+        markets.append(_announced_market(market_id, new))
+    return DiscoveryResult(markets=markets, instruments=insts, raw=result.raw)
+
+
+def _announced_market(market_id: str, insts: list[Instrument]) -> MarketInfo:
+    first = insts[0]
+    return MarketInfo(
+        venue=first.venue,
+        market_id=market_id,
+        title=first.title or "",
+        outcome_ids=[i.poll_key for i in insts],
+        outcomes=[i.outcome or "" for i in insts],
+        close_ts=first.expiration,
+        tags=list(first.tags),
+        slug=first.slug,
+    )
+
+
+def _lifecycle_applied(
+    data_dir: Path, venue: str, result: DiscoveryResult, ts_ms: int
+) -> DiscoveryResult:
+    try:
+        records = read_lifecycle(data_dir, venue, ts_ms)
+    except OSError as exc:
+        log.warning("discovery of %s: lifecycle log unreadable (%s); listing only", venue, exc)
+        return result
+    return with_lifecycle(result, records, ts_ms)
 
 
 async def discover_with_retry(
@@ -109,7 +176,8 @@ async def discover_venue(data_dir: Path, adapter: VenueAdapter) -> DiscoverySumm
     """Run one discovery cycle for one venue and publish it (file writes off the loop)."""
     started = time.perf_counter()
     ts = now_ms()
-    result = await discover_with_retry(adapter, ts)
+    listed = await discover_with_retry(adapter, ts)
+    result = await asyncio.to_thread(_lifecycle_applied, data_dir, adapter.name, listed, ts)
     snap, uni = await asyncio.to_thread(publish, data_dir, adapter.name, result, ts)
     return DiscoverySummary(
         venue=adapter.name,

@@ -149,3 +149,8 @@ def rebuild_dir(data_dir: Path, run_id: str) -> Path:
 def table_dir(data_dir: Path, table: str) -> Path:
     """Return the top directory of an archive table (``snapshots`` or ``trades``)."""
     return data_dir / table_spec(table).directory
+
+
+def lifecycle_log_path(data_dir: Path, venue: str, ts_ms: int) -> Path:
+    """Return state/venue=V/lifecycle/date=D.jsonl: markets the stream announced that day."""
+    return data_dir / "state" / f"venue={venue}" / "lifecycle" / f"date={utc_date(ts_ms)}.jsonl"

@@ -6,7 +6,10 @@ A venue is declared facts (name, URLs, limits, its config model) plus hooks:
 * ``new_session()`` — a live stream that delivers raw frames to a ``FrameSink`` and takes
   subscribe/unsubscribe requests by ``poll_key``;
 * ``new_normalizer()`` — a pure bytes -> canonical events translator (no clock, no I/O),
-  which is what makes capture rebuild and replay deterministic.
+  which is what makes capture rebuild and replay deterministic;
+* ``instruments_for()`` — the instruments of a market the stream announced as new, when the
+  announcement says enough and the market passes the discovery rules it can be judged by
+  (each venue's ``discovery.py``: ``instruments_from_status``).
 
 Nothing outside ``pmtape.venues`` names a venue; it asks ``pmtape.venues.registry``.
 """
@@ -22,7 +25,7 @@ from typing import Any, ClassVar, Protocol
 import msgspec
 
 from pmtape.core.book import Book
-from pmtape.core.events import Event
+from pmtape.core.events import Event, MarketStatus
 from pmtape.core.instrument import Instrument, MarketInfo
 from pmtape.net.session import HttpMeta, VenueSession
 from pmtape.venues.settings import VenueConfig
@@ -166,6 +169,11 @@ class VenueAdapter(abc.ABC):
     def fake_command(cls) -> FakeCommand | None:
         """Return `pmtape fake-venue NAME` as data: knobs, help, launcher (None: no fake)."""
         return None
+
+    def instruments_for(self, status: MarketStatus) -> list[Instrument]:
+        """Return the instruments of a market the stream announced as new ([]: wait for
+        discovery — the announcement says too little, or the market fails a rule)."""
+        return []
 
     # Venues with a REST book endpoint set this and implement fetch_books; the collector
     # then audits WS-kept books against REST.

@@ -42,7 +42,7 @@ async def test_signed_session_books_equal_the_true_books(tmp_path: Path) -> None
         stats = fake.snapshot_stats()
         assert stats["ws_handshakes"] == stats["ws_connections"] == 1
         assert stats["ws_auth_rejected"] == 0 if "ws_auth_rejected" in stats else True
-        assert stats["ws_cmd_subscribe"] == 2  # orderbook_delta and trade, one sid each
+        assert stats["ws_cmd_subscribe"] == 3  # book, trade and the venue-wide lifecycle
 
 
 @pytest.mark.asyncio
@@ -70,7 +70,7 @@ async def test_subscribe_and_unsubscribe_on_the_open_socket(tmp_path: Path) -> N
             assert not any(keys[2].encode() in f for f in sink.frames[-50:])
         stats = fake.snapshot_stats()
         assert stats["ws_connections"] == 1  # never reconnected for a change of set
-        assert stats["ws_cmd_subscribe"] == 2
+        assert stats["ws_cmd_subscribe"] == 3  # book, trade and the venue-wide lifecycle
 
 
 @pytest.mark.asyncio

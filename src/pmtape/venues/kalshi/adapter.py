@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 from pmtape.core.clock import mono_s, now_ms
 from pmtape.core.errors import ConfigError, VenueError
+from pmtape.core.events import MarketStatus
+from pmtape.core.instrument import Instrument
 from pmtape.net.backoff import Backoff
 from pmtape.net.http import Cooldown, HttpClient, classify
 from pmtape.net.ratelimit import RateLimiter
@@ -150,6 +152,10 @@ class KalshiAdapter(VenueAdapter):
             concurrency=cfg.poll_concurrency,
         )
         return RestPollSession(fetch, settings, cooldown=self.cooldown, on_close=http.aclose)
+
+    def instruments_for(self, status: MarketStatus) -> list[Instrument]:
+        """Return the YES book of a market ``market_lifecycle_v2`` announced."""
+        return self.discovery.instruments_from_status(status)
 
     def new_normalizer(self) -> Normalizer:
         """Return a fresh normalizer (WebSocket frames and REST bodies alike)."""

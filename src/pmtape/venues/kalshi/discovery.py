@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from pmtape.core.clock import iso_ms
+from pmtape.core.events import MarketStatus
 from pmtape.core.instrument import Instrument, MarketInfo
 from pmtape.venues.base import DiscoveryResult
 from pmtape.venues.kalshi.constants import (
@@ -27,12 +28,16 @@ from pmtape.venues.kalshi.constants import (
     LIVE_STATUSES,
     MARKETS,
     RULE,
+    STATUS_ACTIVE,
+    STATUS_NEW,
     VENUE,
 )
 from pmtape.venues.kalshi.rest import KalshiRest
 from pmtape.venues.kalshi.settings import KalshiVenueConfig
 
 Number = str | int | float
+RULE_LIFECYCLE = RULE + "-lifecycle"
+"""The rule of instruments built from a ``market_lifecycle_v2`` event (before discovery)."""
 
 
 class KMarket(msgspec.Struct, kw_only=True):
@@ -134,6 +139,33 @@ class KalshiDiscovery:
         self.stats["accepted"] += 1
         info, inst = build_market(market, event)
         found[market.ticker] = _Found(info, inst, raw)
+
+    def instruments_from_status(self, status: MarketStatus) -> list[Instrument]:
+        """Return the YES book of a market ``market_lifecycle_v2`` says was created/activated.
+
+        The event names only the ticker: the series rule applies (a ticker starts with its
+        series' ticker); a category or 24 h volume rule cannot be judged from it, so with
+        either configured the market waits for discovery.
+        """
+        cfg = self.config
+        ticker = status.market_id
+        if status.status not in (STATUS_NEW, STATUS_ACTIVE) or not ticker:
+            return []
+        if cfg.categories or cfg.min_volume_24h:
+            return []
+        if cfg.series and not any(ticker.startswith(f"{s}-") for s in cfg.series):
+            return []
+        inst = Instrument(
+            venue=VENUE,
+            market_id=ticker,
+            instrument_id=INSTRUMENT_ID,
+            poll_key=ticker,
+            expiration=status.close_ts_ms,
+            title=status.title,
+            outcome="Yes",
+            rule=RULE_LIFECYCLE,
+        )
+        return [inst]
 
     def _reject_reason(self, m: KMarket, event: KEvent | None, now_ms: int) -> str | None:
         cfg = self.config

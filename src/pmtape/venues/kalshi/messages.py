@@ -216,6 +216,22 @@ class TradeBody(msgspec.Struct, kw_only=True):
     ts_ms: int
 
 
+class LifecycleBody(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """``market_lifecycle_v2`` (§2.6.8): a market created, activated, determined, settled.
+
+    ``open_ts``/``close_ts`` (created), ``result``/``determination_ts`` (determined) and
+    ``settled_ts`` (settled) are epoch seconds and sent only with their event type.
+    """
+
+    event_type: str
+    market_ticker: str
+    open_ts: int | None = None
+    close_ts: int | None = None
+    result: str | None = None
+    determination_ts: int | None = None
+    settled_ts: int | None = None
+
+
 class TickerBody(msgspec.Struct, kw_only=True):
     """``ticker.msg``: a market's top of book and totals (no ``seq`` on this channel)."""
 

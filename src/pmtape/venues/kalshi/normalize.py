@@ -124,6 +124,7 @@ class _LifeBody(msgspec.Struct, gc=False):
     event_type: str = ""
     determination_ts: int | None = None
     settled_ts: int | None = None
+    close_ts: int | None = None
 
 
 class _Snapshot(msgspec.Struct, tag_field="type", tag=MSG_SNAPSHOT, gc=False):
@@ -288,7 +289,9 @@ class KalshiNormalizer(Normalizer):
             self._books.pop(body.market_ticker, None)  # no more deltas will come
         secs = body.determination_ts or body.settled_ts
         ts = secs * 1000 if secs else None
-        out.append(MarketStatus(body.market_ticker, status, [body.market_ticker], ts, ts_recv_ms))
+        close = body.close_ts * 1000 if body.close_ts else None
+        ticker = body.market_ticker
+        out.append(MarketStatus(ticker, status, [ticker], ts, ts_recv_ms, close_ts_ms=close))
 
     # -- the slow path: control replies, REST bodies, unknown or malformed messages ------------
 

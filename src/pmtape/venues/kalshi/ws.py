@@ -32,7 +32,7 @@ from pmtape.core.errors import VenueAuthError
 from pmtape.net.wsengine import ShardedWsSession, WsSettings
 from pmtape.net.wsproto import Failure, FrameAction, Shard, WsProtocol, error_text
 from pmtape.venues.kalshi.auth import KalshiSigner
-from pmtape.venues.kalshi.constants import CHANNEL_BOOK, CHANNEL_TRADE
+from pmtape.venues.kalshi.constants import CHANNEL_BOOK, CHANNEL_LIFECYCLE, CHANNEL_TRADE
 from pmtape.venues.kalshi.ws_subs import SubTable
 
 _AUTH_STATUSES = (401, 403)
@@ -42,20 +42,29 @@ class KalshiProtocol(WsProtocol):
     """One signed connection: its subscriptions (sids), sequences and repairs."""
 
     def __init__(
-        self, signer: KalshiSigner, sign_path: str, table: SubTable, auth_retry_s: float
+        self,
+        signer: KalshiSigner,
+        sign_path: str,
+        table: SubTable,
+        auth_retry_s: float,
+        *,
+        lifecycle: bool = False,
     ) -> None:
         self._signer = signer
         self._sign_path = sign_path
         self.table = table
         self._auth_retry_s = auth_retry_s
+        self._lifecycle = lifecycle
 
     def headers(self) -> dict[str, str] | None:
         """Return fresh signature headers for this upgrade."""
         return self._signer.headers("GET", self._sign_path)
 
     def open_frames(self, keys: Sequence[str]) -> list[str]:
-        """Return ``subscribe`` commands for the connection's tickers."""
-        return self.table.subscribe(keys)
+        """Return ``subscribe`` commands for the connection's tickers (and, on the connection
+        that carries it, the venue-wide ``market_lifecycle_v2``)."""
+        watch = [self.table.watch(CHANNEL_LIFECYCLE)] if self._lifecycle else []
+        return watch + self.table.subscribe(keys)
 
     def subscribe_frames(self, keys: Sequence[str]) -> list[str] | None:
         """Return ``subscribe`` commands opening new sids for these tickers."""
@@ -114,6 +123,7 @@ class KalshiWsSession(ShardedWsSession):
         trades: bool = True,
         auth_retry_s: float = 900.0,
         rng: random.Random | None = None,
+        lifecycle_channel: bool = True,
     ) -> None:
         if markets_per_subscription < 1:
             raise ValueError("markets_per_subscription must be >= 1")
@@ -123,7 +133,10 @@ class KalshiWsSession(ShardedWsSession):
 
         def protocol(shard: Shard) -> KalshiProtocol:
             table = SubTable(channels, markets_per_subscription, ids, stats=shard.stats)
-            return KalshiProtocol(signer, sign_path, table, auth_retry_s)
+            # One connection carries the venue-wide lifecycle channel (every socket would
+            # receive every market's events otherwise).
+            lifecycle = lifecycle_channel and shard.index == 0
+            return KalshiProtocol(signer, sign_path, table, auth_retry_s, lifecycle=lifecycle)
 
         super().__init__(settings, protocol, rng=rng)
 

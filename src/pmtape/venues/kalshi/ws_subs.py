@@ -121,6 +121,16 @@ class SubTable:
         chunks = [list(tickers[i : i + self.per_sub]) for i in range(0, len(tickers), self.per_sub)]
         return [self._open(channel, chunk) for chunk in chunks for channel in self.channels]
 
+    def watch(self, channel: str) -> str:
+        """Return a ``subscribe`` command for a venue-wide channel (every market, no tickers).
+
+        Used for ``market_lifecycle_v2``: markets opening and resolving anywhere, which is
+        how a new market reaches the collector before the next discovery cycle.
+        """
+        cmd_id = next(self._ids)
+        self.pending[(cmd_id, channel)] = Sub(channel, cmd_id, ())
+        return _command(cmd_id, CMD_SUBSCRIBE, {"channels": [channel]})
+
     def unsubscribe(self, tickers: Iterable[str]) -> list[str]:
         """Return the commands that stop these tickers on every channel."""
         touched: dict[int, tuple[Sub, list[str]]] = {}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pmtape.core.events import MarketStatus
+from pmtape.core.instrument import Instrument
 from pmtape.net.backoff import Backoff
 from pmtape.net.http import Cooldown, HttpClient
 from pmtape.net.ratelimit import RateLimiter
@@ -71,6 +73,10 @@ class PolymarketAdapter(VenueAdapter):
         """Return the Gamma markets active at ``now_ms`` that pass the configured rules."""
         async with self.http_client() as http:
             return await self.discovery.discover(self.rest(http), now_ms)
+
+    def instruments_for(self, status: MarketStatus) -> list[Instrument]:
+        """Return the tokens of a market the channel announced with ``new_market``."""
+        return self.discovery.instruments_from_status(status)
 
     def new_session(self) -> VenueSession:
         """Return a market-channel session (mode "ws") or a REST poller (mode "rest")."""

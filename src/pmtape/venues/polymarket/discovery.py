@@ -29,12 +29,14 @@ from pmtape.core.events import MarketStatus
 from pmtape.core.fixed import format_e6, parse_e6
 from pmtape.core.instrument import Instrument, MarketInfo
 from pmtape.venues.base import DiscoveryResult
-from pmtape.venues.polymarket.constants import RULE, STATUS_RESOLVED, VENUE
+from pmtape.venues.polymarket.constants import RULE, STATUS_NEW, STATUS_RESOLVED, VENUE
 from pmtape.venues.polymarket.messages import RAW_MIN_ORDER_SIZE, RAW_NEG_RISK, GammaMarket
 from pmtape.venues.polymarket.rest import PolymarketRest
 from pmtape.venues.polymarket.settings import PolymarketVenueConfig
 
 RULE_STICKY = RULE + "-sticky"
+RULE_LIFECYCLE = RULE + "-lifecycle"
+"""The rule of instruments built from a market channel ``new_market`` (before Gamma lists it)."""
 
 
 class _Kept(msgspec.Struct):
@@ -92,6 +94,44 @@ class GammaDiscovery:
             for gid, kept in list(self._kept.items()):
                 if gid == status.market_id or keys & set(kept.market.outcome_ids):
                     del self._kept[gid]
+
+    def instruments_from_status(self, status: MarketStatus) -> list[Instrument]:
+        """Return a ``new_market``'s instruments when it passes the rules it can be judged by.
+
+        ``new_market`` carries the market's id, tokens, outcomes, question, slug and tags: tag
+        and slug rules apply as in a listing. A brand-new market has no liquidity or volume
+        yet, so a configured minimum of either keeps it out until discovery sees it pass.
+        """
+        cfg = self.config
+        outcomes = status.outcomes
+        if status.status != STATUS_NEW or not outcomes or len(outcomes) != len(status.keys):
+            return []
+        if cfg.min_liquidity or cfg.min_volume:
+            return []
+        tags = sorted({t.lower() for t in status.tags or () if t})
+        if cfg.tags and not set(tags) & {t.lower() for t in cfg.tags}:
+            return []
+        slugs = [s.lower() for s in (status.slug, status.event_slug) if s]
+        if cfg.slug_patterns and not any(
+            fnmatch.fnmatchcase(s, p.lower()) for s in slugs for p in cfg.slug_patterns
+        ):
+            return []
+        return [
+            Instrument(
+                venue=VENUE,
+                market_id=status.market_id,
+                instrument_id=token,
+                poll_key=token,
+                slug=status.slug or "",
+                expiration=status.close_ts_ms,
+                underlying=status.event_slug,
+                title=status.title,
+                outcome=outcome,
+                rule=RULE_LIFECYCLE,
+                tags=tags,
+            )
+            for token, outcome in zip(status.keys, outcomes, strict=True)
+        ]
 
     def _consider(
         self, raw: dict[str, Any], now_ms: int, fresh: dict[str, _Kept], gone: set[str]

@@ -124,11 +124,20 @@ class _BestBidAsk(msgspec.Struct, tag_field="event_type", tag="best_bid_ask", gc
     timestamp: Stamp = None
 
 
+class _EventRef(msgspec.Struct, gc=False):
+    slug: str | None = None
+
+
 class _NewMarket(msgspec.Struct, tag_field="event_type", tag="new_market", gc=False):
     id: str | int | None = None
     market: str = ""
     assets_ids: list[str] | None = None
     timestamp: Stamp = None
+    question: str | None = None
+    slug: str | None = None
+    outcomes: list[str] | None = None
+    tags: list[str] | None = None
+    event_message: _EventRef | None = None
 
 
 class _Resolved(msgspec.Struct, tag_field="event_type", tag="market_resolved", gc=False):
@@ -352,8 +361,27 @@ class PolymarketNormalizer(Normalizer):
         if not keys or not market:
             self.stats["bad"] += 1
             return
-        status = STATUS_NEW if type(msg) is _NewMarket else STATUS_RESOLVED
-        out.append(MarketStatus(market, status, keys, _stamp(msg.timestamp), ts_recv_ms))
+        ts = _stamp(msg.timestamp)
+        if type(msg) is not _NewMarket:
+            out.append(MarketStatus(market, STATUS_RESOLVED, keys, ts, ts_recv_ms))
+            return
+        # new_market describes the market whole: enough for the collector to add it at once.
+        outcomes = msg.outcomes if msg.outcomes and len(msg.outcomes) == len(keys) else None
+        event = msg.event_message.slug if msg.event_message is not None else None
+        out.append(
+            MarketStatus(
+                market,
+                STATUS_NEW,
+                keys,
+                ts,
+                ts_recv_ms,
+                outcomes=outcomes,
+                title=msg.question,
+                slug=msg.slug,
+                tags=msg.tags,
+                event_slug=event,
+            )
+        )
 
     # -- numbers -------------------------------------------------------------------------------
 

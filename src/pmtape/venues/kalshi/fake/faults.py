@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pmtape.venues.base import FakeCommand, Knob
+from pmtape.venues.base import Bound, FakeCommand, Knob
 from pmtape.venues.fake.options import (
     DROP_EVERY,
     DURATION,
@@ -52,6 +52,9 @@ class KalshiFakeFaults:
     """Server Ping frames (body ``heartbeat``) this often."""
     max_skew_ms: int = 300_000
     """Refuse a signed upgrade whose timestamp is further than this from the fake's clock."""
+    listing_lag_s: float = 0.0
+    """``/markets`` lists a market only this long after it opened (``market_lifecycle_v2``
+    announces it at once)."""
 
 
 COMMAND = FakeCommand(
@@ -80,6 +83,13 @@ key id (the WebSocket; without it pmtape polls REST), then serves until Ctrl-C."
         Knob("gap_every", int, 0, "Lose every N-th delta of each subscription (0: never).", min=0),
         Knob("refuse_snapshot", bool, False, "Refuse get_snapshot (forces reconnects)."),
         Knob("ping_interval", float, 10.0, "Server ping cadence, s.", min=0.1),
+        Knob(
+            "listing_lag",
+            float,
+            0.0,
+            "/markets lists a new market only this many s after it was announced.",
+            bound=Bound.NON_NEGATIVE,
+        ),
         Knob(
             "public_key",
             Path,

@@ -41,6 +41,7 @@ from pmtape.venues.kalshi.fake.stream import KalshiChannel
 from pmtape.venues.kalshi.fake.wire import KalshiIds, Ladders, WireEncoder, WireEvent, count_fp, iso
 from pmtape.venues.kalshi.messages import (
     Event,
+    LifecycleBody,
     Market,
     OrderbookFp,
     RestTrade,
@@ -135,8 +136,11 @@ class FakeKalshi(LoopbackFake):
     def market_objects(self) -> list[Market]:
         """Return every listed market: the active ones and the decoys."""
         now = now_ms()
+        listed_before = now - round(self.faults.listing_lag_s * 1000)
         out = []
         for ticker, m in self._markets.items():
+            if m.open_ts > listed_before:
+                continue  # announced on the lifecycle channel, not listed yet
             out.append(self._market(ticker, m, "active", m.close_ts))
             if self.decoys and m.slot % _DECOY_EVERY == 0:
                 event = self.ids.event(m)
@@ -222,9 +226,12 @@ class FakeKalshi(LoopbackFake):
         events = self.encoder.encode(msgs)
         touched: dict[str, int] = {}  # ticker -> its last message's ts_ms
         for event in events:
-            if isinstance(event.body, TradeBody):
-                self._record_trade(event.body)
-            touched[event.ticker] = event.body.ts_ms
+            body = event.body
+            if isinstance(body, LifecycleBody):  # never from the encoder; typed for the union
+                continue
+            if isinstance(body, TradeBody):
+                self._record_trade(body)
+            touched[event.ticker] = body.ts_ms
         # The ticker channel follows each tick's changes with the markets' new tops.
         for ticker, ts_ms in touched.items():
             if ticker in self._markets:
@@ -266,7 +273,35 @@ class FakeKalshi(LoopbackFake):
         for ticker, m in active.items():
             if ticker not in self._markets:
                 self.encoder.track(m, *gen.true_book(m.yes_token))
+        first = not self._markets
+        if not first:
+            self.channel.dispatch(self._lifecycle(active, ts))
         self._markets = active
+
+    def _lifecycle(self, active: dict[str, SimMarket], ts: int) -> list[WireEvent]:
+        """Return the lifecycle channel's events of a roll: the closed markets determined
+        and settled, the new ones created and activated (§2.6.8)."""
+        secs = ts // 1000
+        out: list[WireEvent] = []
+        for ticker in self._markets.keys() - active.keys():
+            self.stats["resolved"] += 1
+            determined = LifecycleBody(
+                event_type="determined", market_ticker=ticker, result="yes", determination_ts=secs
+            )
+            settled = LifecycleBody(event_type="settled", market_ticker=ticker, settled_ts=secs)
+            out += [WireEvent(ticker, k.MSG_LIFECYCLE, b) for b in (determined, settled)]
+        for ticker in active.keys() - self._markets.keys():
+            m = active[ticker]
+            self.stats["opened"] += 1
+            created = LifecycleBody(
+                event_type="created",
+                market_ticker=ticker,
+                open_ts=m.open_ts // 1000,
+                close_ts=m.close_ts // 1000,
+            )
+            activated = LifecycleBody(event_type="activated", market_ticker=ticker)
+            out += [WireEvent(ticker, k.MSG_LIFECYCLE, b) for b in (created, activated)]
+        return out
 
     def _record_trade(self, body: TradeBody) -> None:
         totals = self._totals.setdefault(body.market_ticker, Totals())
@@ -304,6 +339,7 @@ def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
         http_error_prob=knobs["http_error_prob"],
         slow_ms=knobs["slow_ms"],
         ping_interval_s=knobs["ping_interval"],
+        listing_lag_s=knobs["listing_lag"],
     )
     kid: str = knobs["key_id"] or secrets.token_hex(16)
     public_key: Path | None = knobs["public_key"]

@@ -18,7 +18,14 @@ from hashlib import blake2b
 
 from pmtape.core.events import BID, Level
 from pmtape.core.fixed import SCALE
-from pmtape.venues.kalshi.messages import DeltaBody, Ladder, SnapshotBody, TickerBody, TradeBody
+from pmtape.venues.kalshi.messages import (
+    DeltaBody,
+    Ladder,
+    LifecycleBody,
+    SnapshotBody,
+    TickerBody,
+    TradeBody,
+)
 from pmtape.venues.sim.generator import GenDelta, GenMessage, GenSnapshot, GenTrade, SimMarket
 
 _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
@@ -72,8 +79,8 @@ class WireEvent:
     """One data message for one ticker, before a subscription gives it ``sid``/``seq``."""
 
     ticker: str
-    kind: str  # "orderbook_delta" | "trade" | "ticker"
-    body: DeltaBody | TradeBody | TickerBody
+    kind: str  # "orderbook_delta" | "trade" | "ticker" | "market_lifecycle_v2"
+    body: DeltaBody | TradeBody | TickerBody | LifecycleBody
 
 
 class Ladders:

@@ -58,6 +58,9 @@ class FakeFaults:
     """Serve ``/markets/keyset`` (False: 404, an older deployment)."""
     legacy_max_offset: int = 10_000
     """Legacy ``/markets`` answers 422 past this offset."""
+    listing_lag_s: float = 0.0
+    """Gamma lists a market only this long after it opened (the channel's ``new_market``
+    comes at once; the real Gamma lags it)."""
 
 
 COMMAND = FakeCommand(
@@ -107,6 +110,13 @@ at the fake (flags), then serves until Ctrl-C.""",
             bound=Bound.SHARE,
         ),
         Knob("no_keyset", bool, False, "Answer /markets/keyset with 404 (older Gamma)."),
+        Knob(
+            "listing_lag",
+            float,
+            0.0,
+            "Gamma lists a new market only this many s after new_market announced it.",
+            bound=Bound.NON_NEGATIVE,
+        ),
         DURATION,
     ),
     launch="pmtape.venues.polymarket.fake.server:launch",

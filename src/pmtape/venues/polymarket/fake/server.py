@@ -146,9 +146,12 @@ class FakePolymarket(LoopbackFake):
     # -- what the HTTP side reads ----------------------------------------------------------------
 
     def gamma_listing(self, query: Mapping[str, str]) -> list[dict[str, Any]]:
-        """Return the Gamma objects a listing query selects."""
-        markets = self.generator.active_markets
-        return self.catalog.listing(markets, now_ms(), self._top_of, query)
+        """Return the Gamma objects a listing query selects (markets the listing lag hides
+        left out)."""
+        now = now_ms()
+        listed_before = now - round(self.faults.listing_lag_s * 1000)
+        markets = [m for m in self.generator.active_markets if m.open_ts <= listed_before]
+        return self.catalog.listing(markets, now, self._top_of, query)
 
     def _top_of(self, token: str) -> tuple[str, str]:
         tops = self.encoder.tops
@@ -349,6 +352,7 @@ def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
         slow_ms=knobs["slow_ms"],
         max_assets_per_conn=knobs["max_assets_per_conn"],
         keyset=not knobs["no_keyset"],
+        listing_lag_s=knobs["listing_lag"],
     )
     yield FakeLaunch(
         FakePolymarket(
