@@ -66,19 +66,17 @@ def test_each_interval_of_each_instrument_gets_a_status_and_a_reason() -> None:
     # interval 12s: every poll fails with 503 (venue-wide); 13s: 429.
     t.session_event("error", {"keys": ["p-m1-yes"], "answer_status": 503}, 12_050, _BY_POLL)
     t.rows(_batch((A, "ok", None), (B, "ok", None)), 0, 12_100)
+    t.poll_ok()
     t.session_event("error", {"keys": ["p-m1-yes"], "answer_status": 429}, 13_050, _BY_POLL)
     t.rows(_batch((A, "ok", None), (B, "ok", None)), 0, 13_100)
-    # interval 14s: a new book's rows before its first data do not count against it.
+    # interval 14s: the cooldown goes on, no poll is made: every kept book is held back.
+    t.rows(_batch((A, "ok", None), (B, "ok", None)), 0, 14_100)
+    t.poll_ok()
+    # interval 15s: a new book's rows before its first data do not count against it.
     t.kept_changed([C], [])
-    t.rows(_batch((A, "ok", None), (C, "stale", "no data yet")), 0, 14_100)
-    t.rows(
-        _batch(
-            (C, "ok", None),
-        ),
-        0,
-        14_900,
-    )
-    t.finish(15_000)
+    t.rows(_batch((A, "ok", None), (C, "stale", "no data yet")), 0, 15_100)
+    t.rows(_batch((C, "ok", None)), 0, 15_900)
+    t.finish(16_000)
     got = _ledger(t)
     assert got[(10_000, A)] == ("ok", None)
     assert got[(10_000, B)] == ("degraded", "disconnected")
@@ -88,9 +86,10 @@ def test_each_interval_of_each_instrument_gets_a_status_and_a_reason() -> None:
     assert got[(12_000, A)] == got[(12_000, B)] == ("degraded", "venue_down")
     assert got[(12_000, C)] == ("missing", "not_subscribed")  # not kept: not held back
     assert got[(13_000, B)] == ("degraded", "rate_limited")
-    assert got[(14_000, C)] == ("ok", None)
-    assert got[(15_000, A)] == ("missing", "not_subscribed")  # the run ended at its start
-    assert {ts for ts, _ in got} == {10_000, 11_000, 12_000, 13_000, 14_000, 15_000}
+    assert got[(14_000, A)] == got[(14_000, B)] == ("degraded", "rate_limited")
+    assert got[(15_000, A)] == got[(15_000, C)] == ("ok", None)
+    assert got[(16_000, A)] == ("missing", "not_subscribed")  # the run ended at its start
+    assert {ts for ts, _ in got} == {10_000 + 1000 * i for i in range(7)}
 
 
 def test_a_book_that_never_gets_data_is_missing_and_instruments_that_leave_are_kept_once() -> None:
@@ -183,7 +182,7 @@ async def test_a_forced_disconnect_and_an_outage_show_in_the_ledger_and_rebuild_
         li.outage(True)
         lim = collector.venues["limitless"]
         await eventually(lambda: lim.http_errors[503] >= 2, timeout_s=10)
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(2.5)
         li.outage(False)
         await asyncio.sleep(2.5)
 

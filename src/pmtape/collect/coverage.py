@@ -134,6 +134,7 @@ class CoverageTracker:
         self.kept: dict[Key, None] = {}  # the books kept (subscribed) now
         self._open: int | None = None  # start (ms) of the open interval
         self.last_ts: int = 0  # the latest timestamp fed
+        self._trouble: str | None = None  # failed polls, until a poll succeeds again
         self._now = _Minute()
         self._closed: dict[str, list[Any]] = _columns()
 
@@ -188,6 +189,7 @@ class CoverageTracker:
         if kind == "error":
             if isinstance(keys, list):
                 now.hard = _worst(now.hard, cond)
+                self._trouble = cond
             else:
                 now.soft = _worst(now.soft, cond)
             return
@@ -196,6 +198,10 @@ class CoverageTracker:
             if inst is not None:
                 key = (inst.market_id, inst.instrument_id)
                 now.key_cond[key] = _worst(now.key_cond.get(key), cond) or cond
+
+    def poll_ok(self) -> None:
+        """A poll got a good answer: venue-wide trouble is over (from the next interval on)."""
+        self._trouble = None
 
     def rows(self, batch: SnapshotBatch, start: int, ts_ms: int) -> None:
         """Count the snapshot rows ``start:`` of ``batch``, all taken at ``ts_ms``."""
@@ -259,6 +265,7 @@ class CoverageTracker:
     def _close(self, start: int) -> None:
         now = self._now
         self._now = _Minute()
+        self._now.hard = self._trouble  # a cooldown goes on: no poll, no update, no news
         keys = dict(self.universe)
         keys.update(now.gone)
         keys.update(dict.fromkeys(now.rows))

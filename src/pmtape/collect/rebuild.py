@@ -129,6 +129,8 @@ def rebuild(
             http_errors += 1
             continue
         _replay(state, ledgers[venue], frame.kind, frame.payload, frame.rx_wall_ns)
+        if frame.http is not None:
+            ledgers[venue].poll_ok()
         if len(state.snapshots) >= _CHUNK_ROWS or len(state.trades) >= _CHUNK_ROWS:
             _drain(state, out)
         if progress is not None and frames % 100_000 == 0:

@@ -157,6 +157,7 @@ class VenueCollector:
             return
         self.counters["http_bodies"] += 1
         self.state.apply_frame(payload, ts_recv_ns // 1_000_000)
+        self.coverage.poll_ok()
 
     def on_session_event(self, stream: str, kind: str, detail: dict[str, Any]) -> None:
         """Record and apply a session lifecycle event (a disconnect makes books stale)."""
