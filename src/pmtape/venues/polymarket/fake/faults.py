@@ -58,6 +58,13 @@ class FakeFaults:
     """Serve ``/markets/keyset`` (False: 404, an older deployment)."""
     legacy_max_offset: int = 10_000
     """Legacy ``/markets`` answers 422 past this offset."""
+    v1_max_offset: int = 3_000
+    """Data API v1 ``/trades`` answers 400 past this offset."""
+    edge_repeat_prob: float = 0.0
+    """Chance that a v2 trades page's ``next_cursor`` points back, repeating the page's edge."""
+    bad_page_prob: float = 0.0
+    """Chance that a Data API trades page is served bad (one of ``bad_page_kinds``)."""
+    bad_page_kinds: tuple[str, ...] = ("malformed", "truncated", "wrong_type")
 
 
 COMMAND = FakeCommand(
@@ -107,6 +114,27 @@ at the fake (flags), then serves until Ctrl-C.""",
             bound=Bound.SHARE,
         ),
         Knob("no_keyset", bool, False, "Answer /markets/keyset with 404 (older Gamma)."),
+        Knob(
+            "history_trades",
+            int,
+            200,
+            "Mean historical trades per market on the Data API (0: none).",
+            min=0,
+        ),
+        Knob(
+            "edge_repeat_prob",
+            float,
+            0.0,
+            "Chance that a v2 trades page repeats the previous page's edge, 0-1.",
+            bound=Bound.SHARE,
+        ),
+        Knob(
+            "bad_page_prob",
+            float,
+            0.0,
+            "Chance of a malformed/truncated/wrong-typed Data API trades page, 0-1.",
+            bound=Bound.SHARE,
+        ),
         DURATION,
     ),
     launch="pmtape.venues.polymarket.fake.server:launch",
