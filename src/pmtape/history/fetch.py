@@ -162,24 +162,29 @@ def advance(
 ) -> tuple[KeyCursor, list[Any]]:
     """Return the cursor after ``page`` and its rows not stored yet (edge repeats dropped)."""
     hook = run.hook
+    row_ts, row_key = hook.row_ts, hook.row_key
     edge_ts, edge_keys = cursor.edge_ts, set(cursor.edge_keys)
     since = run.since_s
     rows: list[Any] = []
     floor_hit = False
     for row in page.rows:
-        ts = hook.row_ts(row)
+        ts = row_ts(row)
         if since is not None and ts < since:
             floor_hit = True
             break
-        if edge_ts is not None and ts >= edge_ts:
-            rkey = hook.row_key(row)
-            if ts > edge_ts or rkey in edge_keys:
-                outcome.repeats += 1
-                continue
-            edge_keys.add(rkey)
-        else:
-            edge_ts, edge_keys = ts, {hook.row_key(row)}
+        if edge_ts is not None and ts >= edge_ts and (ts > edge_ts or row_key(row) in edge_keys):
+            outcome.repeats += 1
+            continue
         rows.append(row)
+    if rows:
+        new_edge = row_ts(rows[-1])
+        at_edge = set()
+        for row in reversed(rows):
+            if row_ts(row) != new_edge:
+                break
+            at_edge.add(row_key(row))
+        edge_keys = edge_keys | at_edge if new_edge == edge_ts else at_edge
+        edge_ts = new_edge
     outcome.pages = 1
     outcome.empty = int(not page.rows)
     progress = run.progress

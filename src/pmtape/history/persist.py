@@ -4,7 +4,8 @@ Fetch workers put one ``PageItem`` per answer (its rows, may be none; the key's 
 after it; what the request came to) on a bounded queue. The thread buffers them and, when
 a table holds ``flush_rows`` rows or ``flush_interval_s`` has passed (or at close):
 
-1. writes the buffer as one part per day (atomic, fsynced) and flushes the raw capture;
+1. writes the buffer as one part per table under the day it lands (``dt``, UTC; atomic,
+   fsynced) and flushes the raw capture;
 2. applies the buffered cursors and ledger counts and commits ``cursor.json`` in one
    atomic rename; only then are those pages "stored";
 3. rewrites ``MANIFEST.sha256`` and ``ledger.parquet`` from the committed state.
@@ -26,6 +27,7 @@ from typing import Any
 
 from pmtape.history.bronze import (
     TS_FIELD,
+    dt_of,
     part_path,
     split_by_dt,
     to_arrow,
@@ -145,12 +147,12 @@ class Persister:
         by_table: dict[str, list[Any]] = {}
         for item in buffer.items:
             by_table.setdefault(item.table, []).extend(item.rows)
+        dt = dt_of(time.time_ns() // 1_000_000_000)
         for table, rows in by_table.items():
-            for dt, day_rows in sorted(split_by_dt(table, rows).items()):
-                rel = part_path(table, dt, state.next_part)
-                state.parts[rel] = write_part(store.root, rel, to_arrow(table, day_rows))
-                state.next_part += 1
-                self.parts_written += 1
+            rel = part_path(table, dt, state.next_part)
+            state.parts[rel] = write_part(store.root, table, rel, to_arrow(table, rows))
+            state.next_part += 1
+            self.parts_written += 1
         self.before_commit()
         for item in buffer.items:
             self._apply(item)

@@ -20,7 +20,7 @@ from typing import Any, Final
 import msgspec
 
 from pmtape.core.errors import VenueProtocolError
-from pmtape.core.fixed import token_e6
+from pmtape.core.fixed import parse_e6_plain, token_e6
 from pmtape.net.http import HttpClient
 from pmtape.venues.base import DECODE_ERRORS
 from pmtape.venues.polymarket.constants import DATA_URL, GAMMA_URL, LIMIT_WINDOW_S, LIMITS, VENUE
@@ -45,23 +45,30 @@ TRADES_BUCKETS: Final = ("global", "data", "data_trades")
 WINDOW_S: Final = LIMIT_WINDOW_S
 
 
-class TradeRow(msgspec.Struct, gc=False):
-    """One trade as bronze stores it: venue ids, e6 price and size, epoch-second time."""
+class TradeRow(msgspec.Struct, gc=False, kw_only=True, rename={"ts_s": "timestamp"}):
+    """One trade: the v2 wire row's trade fields, plus its e6 price and size (what bronze keeps).
+
+    Market attributes repeated on every row (``title``, ``slug``, ``event_slug``, icons) and
+    profile fields are left to the markets tables and the raw capture: decoding them per
+    trade would cost more than the rest of the row.
+
+    ``price``/``size`` are the raw JSON number tokens; ``parse_trades_v2`` fills
+    ``price_e6``/``size_e6`` from them without a float in between.
+    """
 
     ts_s: int
     condition_id: str
     token_id: str
     side: str
-    price_e6: int
-    size_e6: int
+    price: msgspec.Raw
+    size: msgspec.Raw
     outcome: str
     outcome_index: int
     proxy_wallet: str
     transaction_hash: str
-    title: str
-    slug: str
-    event_slug: str
-    pseudonym: str
+    name: str = ""
+    price_e6: int = 0
+    size_e6: int = 0
 
 
 class TradesPage(msgspec.Struct, gc=False):
@@ -72,30 +79,13 @@ class TradesPage(msgspec.Struct, gc=False):
     has_more: bool
 
 
-class _WireTradeV2(msgspec.Struct, gc=False):
-    proxy_wallet: str
-    side: str
-    token_id: str
-    condition_id: str
-    size: msgspec.Raw
-    price: msgspec.Raw
-    timestamp: int
-    outcome: str
-    outcome_index: int
-    transaction_hash: str
-    title: str = ""
-    slug: str = ""
-    event_slug: str = ""
-    pseudonym: str = ""
-
-
 class _Pagination(msgspec.Struct, gc=False):
     has_more: bool
     next_cursor: str | None = None
 
 
 class _PageV2(msgspec.Struct, gc=False):
-    data: list[_WireTradeV2]
+    data: list[TradeRow]
     pagination: _Pagination
 
 
@@ -110,10 +100,7 @@ class _WireTradeV1(msgspec.Struct, gc=False, rename="camel"):
     outcome: str
     outcome_index: int
     transaction_hash: str
-    title: str = ""
-    slug: str = ""
-    event_slug: str = ""
-    pseudonym: str = ""
+    name: str = ""
 
 
 _decode_v2 = msgspec.json.Decoder(_PageV2).decode
@@ -134,55 +121,47 @@ def parse_trades_v2(body: bytes) -> TradesPage:
     """Parse a v2 ``{data, pagination}`` page; VenueProtocolError when it is not one."""
     try:
         page = _decode_v2(body)
-        rows = [
-            TradeRow(
-                t.timestamp,
-                t.condition_id,
-                t.token_id,
-                t.side,
-                token_e6(bytes(t.price)),
-                token_e6(bytes(t.size)),
-                t.outcome,
-                t.outcome_index,
-                t.proxy_wallet,
-                t.transaction_hash,
-                t.title,
-                t.slug,
-                t.event_slug,
-                t.pseudonym,
-            )
-            for t in page.data
-        ]
+        _fill_e6(page.data)
     except (*DECODE_ERRORS, ValueError, VenueProtocolError) as exc:
         raise VenueProtocolError(f"bad v2 trades page: {exc}") from None
     more = page.pagination.has_more and page.pagination.next_cursor is not None
-    return TradesPage(rows, page.pagination.next_cursor if more else None, more)
+    return TradesPage(page.data, page.pagination.next_cursor if more else None, more)
 
 
 def parse_trades_v1(body: bytes) -> list[TradeRow]:
     """Parse a v1 bare-array trades page (the older envelope, camelCase)."""
     try:
-        return [
+        rows = [
             TradeRow(
-                t.timestamp,
-                t.condition_id,
-                t.asset,
-                t.side,
-                token_e6(bytes(t.price)),
-                token_e6(bytes(t.size)),
-                t.outcome,
-                t.outcome_index,
-                t.proxy_wallet,
-                t.transaction_hash,
-                t.title,
-                t.slug,
-                t.event_slug,
-                t.pseudonym,
+                ts_s=t.timestamp,
+                condition_id=t.condition_id,
+                token_id=t.asset,
+                side=t.side,
+                price=t.price,
+                size=t.size,
+                outcome=t.outcome,
+                outcome_index=t.outcome_index,
+                proxy_wallet=t.proxy_wallet,
+                transaction_hash=t.transaction_hash,
+                name=t.name,
             )
             for t in _decode_v1(body)
         ]
+        _fill_e6(rows)
     except (*DECODE_ERRORS, ValueError, VenueProtocolError) as exc:
         raise VenueProtocolError(f"bad v1 trades page: {exc}") from None
+    return rows
+
+
+def _fill_e6(rows: list[TradeRow]) -> None:
+    # Prices take a few hundred values (token_e6's cache hits); sizes take thousands, where
+    # the compiled plain parser beats a cache. Either falls back to parse_e6 on odd tokens.
+    plain = parse_e6_plain
+    for row in rows:
+        row.price_e6 = token_e6(bytes(row.price))
+        size = bytes(row.size)
+        value = plain(size.decode("ascii"))
+        row.size_e6 = value if value >= 0 else token_e6(size)
 
 
 def trade_key(row: TradeRow) -> str:

@@ -218,9 +218,11 @@ class DataApi:
         return [t for m, cid in self.markets_of(condition_ids) for t in self.history.trades(m, cid)]
 
     def _rows(self, conditions: list[str]) -> list[TradeV2]:
-        rows = self.truth(conditions)
-        if len(conditions) > 1:
-            rows.sort(key=lambda r: -r.timestamp)
+        markets = self.markets_of(conditions)
+        if len(markets) == 1:  # the common case: one market's own list, not a copy
+            return self.history.trades(*markets[0])
+        rows = [t for m, cid in markets for t in self.history.trades(m, cid)]
+        rows.sort(key=lambda r: -r.timestamp)
         return rows
 
     async def trades_v2(self, request: web.Request) -> web.Response:
