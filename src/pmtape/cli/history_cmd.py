@@ -163,15 +163,30 @@ def _print_result(r: BackfillResult) -> None:
     out.print(_summary_table({"trades": r.summary}))
 
 
+_MEASURES = (
+    ("rows", "rows stored"),
+    ("keys_complete", "markets complete"),
+    ("keys_partial", "markets partial"),
+    ("keys_empty", "markets empty"),
+    ("keys_failed", "markets failed"),
+    ("keys_pending", "markets pending"),
+    ("requests", "requests"),
+    ("pages", "pages"),
+    ("empty", "empty answers"),
+    ("errors", "errors (429/5xx/timeout)"),
+    ("refusals", "refusals (other 4xx)"),
+    ("malformed", "malformed bodies"),
+    ("repeats", "repeated rows dropped"),
+)
+
+
 def _summary_table(summary: dict[str, dict[str, int]]) -> Table:
-    cols = ("rows", "keys_complete", "keys_partial", "keys_empty", "keys_failed")
-    cols2 = ("requests", "pages", "empty", "errors", "refusals", "malformed", "repeats")
     table = Table(title="history ledger")
-    table.add_column("table")
-    for c in (*cols, *cols2):
-        table.add_column(c.removeprefix("keys_"), justify="right")
-    for name, s in summary.items():
-        table.add_row(name, *(f"{s.get(c, 0):,}" for c in (*cols, *cols2)))
+    table.add_column("")
+    for name in summary:
+        table.add_column(name, justify="right")
+    for key, label in _MEASURES:
+        table.add_row(label, *(f"{s.get(key, 0):,}" for s in summary.values()))
     return table
 
 
