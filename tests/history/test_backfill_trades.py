@@ -93,8 +93,11 @@ async def test_bad_pages_are_counted_kept_and_retried(tmp_path: Path, kind: str)
     assert result.summary["malformed"] == bad
     assert bronze_rows(tmp_path) == truth
     frames = list(CaptureReader(result.run_dir).frames())
-    assert len(frames) == result.summary["requests"]  # every body kept, the bad ones too
-    assert all(f.stream == "polymarket-history" for f in frames)
+    assert all(f.stream == "polymarket-history" and f.http is not None for f in frames)
+    urls = [f.http.url for f in frames if f.http is not None]
+    trades = [u for u in urls if u.endswith("/v2/trades")]
+    assert len(trades) == result.summary["requests"]  # every body kept, the bad ones too
+    assert len(urls) > len(trades)  # and the market listing's
 
 
 async def test_a_feed_that_only_fails_never_moves_its_cursor(tmp_path: Path) -> None:

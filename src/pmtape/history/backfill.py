@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +20,9 @@ from typing import Protocol
 
 from pmtape.capture.bundle import RunBundle
 from pmtape.core.errors import VenueError
+from pmtape.core.http import HttpMeta
 from pmtape.history.bronze import TRADES
-from pmtape.history.fetch import FeedHook, FeedRun, Progress, worker
+from pmtape.history.fetch import FeedHook, FeedRun, Progress, keeper, worker
 from pmtape.history.ledger import table_summary, write_ledger
 from pmtape.history.limits import DEFAULT_SHARE, LatencyGovernor, scaled_limiter
 from pmtape.history.persist import Persister
@@ -42,7 +44,9 @@ class VenueHistory(Protocol):
     trades_source: str
     page_size: int
 
-    async def list_markets(self, http: HttpClient, limit: int | None) -> list[str]: ...
+    async def list_markets(
+        self, http: HttpClient, limit: int | None, keep: Callable[[bytes, int, HttpMeta], None]
+    ) -> list[str]: ...
 
     def trades_feed(self) -> FeedHook: ...
 
@@ -124,13 +128,14 @@ async def backfill_trades(
     try:
         if settings.timeout_s is not None:
             timer = asyncio.get_running_loop().call_later(settings.timeout_s, stop.set)
-        keys = await _list_markets(hooks, http, settings.limit)
+        stream = f"{hooks.venue}-{STREAM}"
+        keys = await _list_markets(hooks, http, settings.limit, keeper(capture, stream))
         todo = _pending(store, keys, settings.since_s)
         progress.keys_total = len(keys)
         progress.keys_done = len(keys) - todo.qsize()
         run = FeedRun(
             table=TRADES,
-            stream=f"{hooks.venue}-{STREAM}",
+            stream=stream,
             hook=hooks.trades_feed(),
             http=http,
             buckets=hooks.trades_buckets,
@@ -165,10 +170,15 @@ async def backfill_trades(
     )
 
 
-async def _list_markets(hooks: VenueHistory, http: HttpClient, limit: int | None) -> list[str]:
+async def _list_markets(
+    hooks: VenueHistory,
+    http: HttpClient,
+    limit: int | None,
+    keep: Callable[[bytes, int, HttpMeta], None],
+) -> list[str]:
     for attempt in range(1, LIST_ATTEMPTS + 1):
         try:
-            return await hooks.list_markets(http, limit)
+            return await hooks.list_markets(http, limit, keep)
         except VenueError as exc:
             if classify(exc) != "retry" or attempt == LIST_ATTEMPTS:
                 raise

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -201,6 +202,15 @@ def advance(
         edge_ts=edge_ts,
         edge_keys=sorted(edge_keys),
     ), rows
+
+
+def keeper(capture: ShardedCapture, stream: str) -> Callable[[bytes, int, HttpMeta], None]:
+    """Return a sink appending HTTP bodies (with how they were fetched) to the capture."""
+
+    def keep(body: bytes, ts_ns: int, meta: HttpMeta) -> None:
+        capture.append(0, FrameKind.HTTP_RESPONSE, stream, body, ts_ns, time.monotonic_ns(), meta)
+
+    return keep
 
 
 def _keep(run: FeedRun, body: bytes, ts_ns: int, meta: HttpMeta) -> None:

@@ -24,7 +24,7 @@ from pmtape.core.fixed import parse_e6_plain, token_e6
 from pmtape.net.http import HttpClient
 from pmtape.venues.base import DECODE_ERRORS
 from pmtape.venues.polymarket.constants import DATA_URL, GAMMA_URL, LIMIT_WINDOW_S, LIMITS, VENUE
-from pmtape.venues.polymarket.rest import PolymarketRest
+from pmtape.venues.polymarket.rest import BodySink, PolymarketRest
 from pmtape.venues.polymarket.settings import PolymarketVenueConfig
 from pmtape.venues.settings import VenueConfig
 
@@ -216,12 +216,18 @@ class PolymarketHistory:
         self.gamma_url = gamma_url
         self.page_size = page_size
 
-    async def list_markets(self, http: HttpClient, limit: int | None) -> list[str]:
-        """Return condition ids of every listed market, resolved ones included (Gamma)."""
+    async def list_markets(
+        self, http: HttpClient, limit: int | None, keep: BodySink | None = None
+    ) -> list[str]:
+        """Return condition ids of every listed market, resolved ones included (Gamma).
+
+        ``keep`` sees every listing body as received.
+        """
         rest = PolymarketRest(http, gamma_url=self.gamma_url, clob_url="")
         out: list[str] = []
         params = {"closed": "true"}
-        async for page, _ in rest.iter_markets(params, page_size=100, max_pages=100_000):
+        pages = rest.iter_markets(params, page_size=100, max_pages=100_000, on_body=keep)
+        async for page, _ in pages:
             out.extend(_condition_ids(page, seen=set(out)))
             if limit is not None and len(out) >= limit:
                 return out[:limit]
