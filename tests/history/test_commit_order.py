@@ -1,0 +1,82 @@
+"""The commit order that makes a crash harmless, tested at its narrowest window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pmtape.history.backfill import BackfillSettings, backfill_trades
+from pmtape.history.bronze import read_table
+from pmtape.history.persist import Persister
+from pmtape.history.state import CursorStore, read_state
+from pmtape.venues.polymarket.fake.server import FakePolymarket
+from pmtape.venues.polymarket.history import PolymarketHistory
+from tests.history.util import bronze_rows, manifest_ok, truth_rows
+
+pytestmark = pytest.mark.asyncio
+
+
+class Died(Exception):
+    """Stands for the process dying between writing parts and committing the cursor."""
+
+
+def _hooks(fake: FakePolymarket) -> PolymarketHistory:
+    return PolymarketHistory(
+        data_url=fake.urls["data_url"], gamma_url=fake.urls["gamma_url"], page_size=30
+    )
+
+
+async def test_parts_written_but_never_committed_are_dropped_and_fetched_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushes = 0
+
+    def dies_on_third_commit(self: Persister) -> None:
+        nonlocal flushes
+        flushes += 1
+        if flushes == 3:
+            raise Died
+
+    async with FakePolymarket(markets=5, history_trades=120, seed=51) as fake:
+        truth = truth_rows(fake.data_api.truth([]))
+        settings = BackfillSettings(data_dir=tmp_path, flush_rows=100, flush_interval_s=30)
+        original = Persister.__init__
+
+        def patched(self: Persister, *args: object, **kw: object) -> None:
+            original(self, *args, **kw)  # type: ignore[arg-type]
+            self.before_commit = lambda: dies_on_third_commit(self)
+
+        monkeypatch.setattr(Persister, "__init__", patched)
+        with pytest.raises(Died):
+            await backfill_trades(_hooks(fake), settings)
+        monkeypatch.undo()
+        history = tmp_path / "history"
+        on_disk = read_table(history, "trades").num_rows
+        committed = read_state(history)
+        assert on_disk > sum(
+            c.rows for e in committed.ledger["trades"].values() for c in e.dts.values()
+        )
+        store = CursorStore.open(history)  # what the next run does first
+        assert store.removed_parts  # the uncommitted part is gone
+        result = await backfill_trades(_hooks(fake), BackfillSettings(data_dir=tmp_path))
+    assert result.stop_reason == "complete"
+    assert bronze_rows(tmp_path) == truth
+    assert manifest_ok(tmp_path)
+
+
+async def test_a_timeout_stops_gracefully_and_the_next_run_finishes(tmp_path: Path) -> None:
+    async with FakePolymarket(markets=5, history_trades=400, seed=53) as fake:
+        fake.faults.slow_ms = 50
+        truth = truth_rows(fake.data_api.truth([]))
+        first = await backfill_trades(
+            _hooks(fake), BackfillSettings(data_dir=tmp_path, timeout_s=0.3, workers=1)
+        )
+        assert first.stop_reason == "stopped"
+        assert 0 < first.rows_stored < sum(truth.values())
+        assert not bronze_rows(tmp_path) - truth
+        fake.faults.slow_ms = 0
+        second = await backfill_trades(_hooks(fake), BackfillSettings(data_dir=tmp_path))
+    assert second.stop_reason == "complete"
+    assert first.rows_stored + second.rows_stored == sum(truth.values())
+    assert bronze_rows(tmp_path) == truth
