@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pmtape.core.errors import StoreError
 from pmtape.history.backfill import BackfillSettings, backfill_trades
 from pmtape.history.bronze import read_table
 from pmtape.history.persist import Persister
@@ -48,8 +49,9 @@ async def test_parts_written_but_never_committed_are_dropped_and_fetched_again(
             self.before_commit = lambda: dies_on_third_commit(self)
 
         monkeypatch.setattr(Persister, "__init__", patched)
-        with pytest.raises(Died):
+        with pytest.raises(StoreError) as raised:
             await backfill_trades(_hooks(fake), settings)
+        assert isinstance(raised.value.__cause__, Died)
         monkeypatch.undo()
         history = tmp_path / "history"
         on_disk = read_table(history, "trades").num_rows
@@ -80,3 +82,14 @@ async def test_a_timeout_stops_gracefully_and_the_next_run_finishes(tmp_path: Pa
     assert second.stop_reason == "complete"
     assert first.rows_stored + second.rows_stored == sum(truth.values())
     assert bronze_rows(tmp_path) == truth
+
+
+async def test_a_history_dir_that_cannot_be_written_is_one_error_and_commits_nothing(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "history").mkdir()
+    (tmp_path / "history" / "trades").write_text("not a directory")
+    async with FakePolymarket(markets=3, history_trades=60, seed=55) as fake:
+        with pytest.raises(StoreError, match="storing pages failed"):
+            await backfill_trades(_hooks(fake), BackfillSettings(data_dir=tmp_path))
+    assert read_state(tmp_path / "history").parts == {}

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
+from pmtape.core.errors import PmtapeError, StoreError
 from pmtape.history.bronze import (
     TS_FIELD,
     dt_of,
@@ -126,8 +127,12 @@ class Persister:
                     last_flush = time.monotonic()
                 elif due:
                     last_flush = time.monotonic()
-        except BaseException as exc:  # handed to the run, which stops and reports it
+        except PmtapeError as exc:  # handed to the run, which stops and reports it
             self.error = exc
+            self._drain()
+        except Exception as exc:  # a full disk, a pyarrow error: one line for the user
+            self.error = StoreError(f"history: storing pages failed: {exc!r}")
+            self.error.__cause__ = exc
             self._drain()
 
     def _drain(self) -> None:
