@@ -11,16 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pmtape.net.ratelimit import RateLimiter
+from pmtape.net.ratelimit import RateLimiter, TokenBucket
 
 DEFAULT_SHARE = 0.8
 
 
 def scaled_limiter(limits: Mapping[str, int], window_s: float, share: float) -> RateLimiter:
-    """Return buckets at ``share`` of each documented limit (at least one request a window)."""
+    """Return buckets that never send more than a documented limit in any sliding window.
+
+    A bucket refilling ``N/W`` a second with a burst of ``N`` sends up to ``2N`` in a
+    window ``W`` (the burst, then the refill), and the venue's windows slide. So each bucket
+    refills at ``share`` of the limit and bursts only half the rest: at most
+    ``(1 + share) / 2`` of the limit in any window (90% at the default share).
+    """
     if not 0 < share <= 1:
         raise ValueError(f"rate share must be in (0, 1], got {share}")
-    return RateLimiter({k: max(1, int(v * share)) for k, v in limits.items()}, window_s)
+    limiter = RateLimiter({}, window_s)
+    for name, count in limits.items():
+        burst = max(1.0, count * (1 - share) / 2)
+        limiter.buckets[name] = TokenBucket(count * share / window_s, burst)
+    return limiter
 
 
 class LatencyGovernor:

@@ -10,13 +10,17 @@ Quirks served (PROTOCOLS §1.5): v2 pages by an opaque cursor that pins the filt
 most 1000); v1 answers a bare camelCase array and refuses offsets past ``v1_max_offset``.
 Faults (``FakeFaults``): ``edge_repeat_prob`` makes ``next_cursor`` point a few rows back so
 the next page repeats the edge; ``bad_page_prob`` serves a malformed, truncated or wrong-typed
-page instead of the real one. The 429/5xx and slow-answer faults of every route apply too.
+page instead of the real one; ``data_trades_limit`` (count, window) answers 429 with
+``Retry-After`` past that many trade requests in any sliding window, as the venue's
+Cloudflare does. The random 429/5xx and slow-answer faults of every route apply too.
 """
 
 from __future__ import annotations
 
 import base64
 import random
+import time
+from collections import deque
 from collections.abc import Callable
 from hashlib import blake2b
 
@@ -192,6 +196,26 @@ MarketsOf = Callable[[list[str]], list[tuple[SimMarket, str]]]
 """condition ids -> (market, condition id) for those the fake knows."""
 
 
+class SlidingWindow:
+    """The venue's limiter: at most ``count`` requests in any ``window_s`` (Cloudflare-like)."""
+
+    def __init__(self, count: int, window_s: float) -> None:
+        self.count = count
+        self.window_s = window_s
+        self._times: deque[float] = deque()
+
+    def admit(self) -> float | None:
+        """Count a request; return None if admitted, else the seconds until one would be."""
+        now = time.monotonic()
+        times = self._times
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        if len(times) >= self.count:
+            return times[0] + self.window_s - now
+        times.append(now)
+        return None
+
+
 class DataApi:
     """Route handlers of the fake Data API, reading ``TradeHistory`` through ``markets_of``."""
 
@@ -207,6 +231,8 @@ class DataApi:
         self.faults = faults
         self.rng = rng
         self.bad_pages = 0
+        self.rate_limited = 0
+        self._window: SlidingWindow | None = None
 
     def routes(self, app: web.Application, prefix: str = "/data") -> None:
         """Register ``/trades`` (v1) and ``/v2/trades`` under ``prefix``."""
@@ -225,8 +251,25 @@ class DataApi:
         rows.sort(key=lambda r: -r.timestamp)
         return rows
 
+    def _over_limit(self) -> web.Response | None:
+        limit = self.faults.data_trades_limit
+        if limit is None:
+            return None
+        if self._window is None or (self._window.count, self._window.window_s) != limit:
+            self._window = SlidingWindow(*limit)
+        wait_s = self._window.admit()
+        if wait_s is None:
+            return None
+        self.rate_limited += 1
+        response = _error(429, "rate limit exceeded", "rate_limited")
+        response.headers["Retry-After"] = f"{max(wait_s, 0.001):.3f}"
+        return response
+
     async def trades_v2(self, request: web.Request) -> web.Response:
         """``GET /v2/trades?condition=...``: ``{data, pagination}``, follow ``next_cursor``."""
+        refused = self._over_limit()
+        if refused is not None:
+            return refused
         query = request.query
         if "offset" in query:
             return _error(400, "offset is not supported; use cursor", "bad_request", "offset")
@@ -259,6 +302,9 @@ class DataApi:
 
     async def trades_v1(self, request: web.Request) -> web.Response:
         """``GET /trades?market=...``: a bare array, ``offset`` capped."""
+        refused = self._over_limit()
+        if refused is not None:
+            return refused
         query = request.query
         try:
             offset = int(query.get("offset", "0"))

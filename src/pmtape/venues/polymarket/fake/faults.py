@@ -65,6 +65,8 @@ class FakeFaults:
     bad_page_prob: float = 0.0
     """Chance that a Data API trades page is served bad (one of ``bad_page_kinds``)."""
     bad_page_kinds: tuple[str, ...] = ("malformed", "truncated", "wrong_type")
+    data_trades_limit: tuple[int, float] | None = None
+    """(count, window_s): Data API trades answer 429 past ``count`` in any window (None: off)."""
 
 
 COMMAND = FakeCommand(
@@ -127,6 +129,13 @@ at the fake (flags), then serves until Ctrl-C.""",
             0.0,
             "Chance that a v2 trades page repeats the previous page's edge, 0-1.",
             bound=Bound.SHARE,
+        ),
+        Knob(
+            "data_trades_limit",
+            int,
+            0,
+            "Answer Data API trades with 429 past this many requests in any 10 s (0: off).",
+            min=0,
         ),
         Knob(
             "bad_page_prob",

@@ -362,6 +362,9 @@ def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
         keyset=not knobs["no_keyset"],
         edge_repeat_prob=knobs["edge_repeat_prob"],
         bad_page_prob=knobs["bad_page_prob"],
+        data_trades_limit=(knobs["data_trades_limit"], 10.0)
+        if knobs["data_trades_limit"]
+        else None,
     )
     yield FakeLaunch(
         FakePolymarket(
