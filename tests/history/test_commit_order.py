@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pmtape.core.errors import StoreError
+from pmtape.core.errors import CaptureCorrupt, StoreError, UsageError
 from pmtape.history.backfill import BackfillSettings, backfill_trades
 from pmtape.history.bronze import read_table
 from pmtape.history.persist import Persister
@@ -61,6 +61,7 @@ async def test_parts_written_but_never_committed_are_dropped_and_fetched_again(
         )
         store = CursorStore.open(history)  # what the next run does first
         assert store.removed_parts  # the uncommitted part is gone
+        store.close()
         result = await backfill_trades(_hooks(fake), BackfillSettings(data_dir=tmp_path))
     assert result.stop_reason == "complete"
     assert bronze_rows(tmp_path) == truth
@@ -93,3 +94,17 @@ async def test_a_history_dir_that_cannot_be_written_is_one_error_and_commits_not
         with pytest.raises(StoreError, match="storing pages failed"):
             await backfill_trades(_hooks(fake), BackfillSettings(data_dir=tmp_path))
     assert read_state(tmp_path / "history").parts == {}
+
+
+async def test_one_run_at_a_time_and_a_damaged_cursor_file_is_one_error(tmp_path: Path) -> None:
+    history = tmp_path / "history"
+    first = CursorStore.open(history)
+    with pytest.raises(UsageError, match="another backfill"):
+        CursorStore.open(history)
+    first.close()
+    CursorStore.open(history).close()
+    (history / "cursor.json").write_text('{"version": 1, "parts": {"trades/x')
+    with pytest.raises(CaptureCorrupt, match="damaged"):
+        CursorStore.open(history)
+    (history / "cursor.json").unlink()
+    CursorStore.open(history).close()  # the failed open released its lock

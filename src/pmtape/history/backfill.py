@@ -102,8 +102,21 @@ async def backfill_trades(
     """Backfill every listed market's trades into bronze (see the module docstring)."""
     started = time.monotonic()
     progress = progress or Progress()
-    stop = stop or asyncio.Event()
     store = CursorStore.open(history_dir(settings.data_dir))
+    try:
+        return await _run(hooks, settings, store, progress, stop or asyncio.Event(), started)
+    finally:
+        store.close()
+
+
+async def _run(
+    hooks: VenueHistory,
+    settings: BackfillSettings,
+    store: CursorStore,
+    progress: Progress,
+    stop: asyncio.Event,
+    started: float,
+) -> BackfillResult:
     if settings.fresh:
         store.reset_table(TRADES)
     store.state.sources[TRADES] = hooks.trades_source
@@ -147,7 +160,7 @@ async def backfill_trades(
             max_attempts=settings.max_attempts,
             since_s=settings.since_s,
         )
-        await asyncio.gather(*(worker(run, todo) for _ in range(max(1, settings.workers))))
+        await _run_workers(run, todo, max(1, settings.workers))
         reason = "stopped" if stop.is_set() else "complete"
     finally:
         if timer is not None:
@@ -168,6 +181,22 @@ async def backfill_trades(
         removed_parts=store.removed_parts,
         summary=table_summary(store.state, TRADES),
     )
+
+
+async def _run_workers(
+    run: FeedRun, todo: asyncio.Queue[tuple[str, KeyCursor]], count: int
+) -> None:
+    # One worker failing (the persister died) stops the others before the client closes.
+    tasks = [asyncio.create_task(worker(run, todo)) for _ in range(count)]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            raise exc
 
 
 async def _list_markets(

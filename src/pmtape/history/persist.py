@@ -151,7 +151,8 @@ class Persister:
         state = store.state
         by_table: dict[str, list[Any]] = {}
         for item in buffer.items:
-            by_table.setdefault(item.table, []).extend(item.rows)
+            if item.rows:  # a page without rows moves a cursor or a count, never a file
+                by_table.setdefault(item.table, []).extend(item.rows)
         dt = dt_of(time.time_ns() // 1_000_000_000)
         for table, rows in by_table.items():
             rel = part_path(table, dt, state.next_part)

@@ -9,10 +9,13 @@ bronze files it lists hold exactly the rows its cursors have passed: no row twic
 
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 
 import msgspec
 
+from pmtape.core.errors import CaptureCorrupt, UsageError
 from pmtape.history.bronze import CURSOR, remove_uncommitted
 from pmtape.store.atomic import atomic_write_bytes, cleanup_stale_tmp_tree
 
@@ -85,12 +88,28 @@ class HistoryState(msgspec.Struct, kw_only=True):
 
 
 _decode = msgspec.json.Decoder(HistoryState).decode
+LOCK = ".lock"
+
+
+def _lock(root: Path) -> int:
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UsageError(f"another backfill is writing {root} right now") from None
+    return fd
 
 
 def read_state(root: Path) -> HistoryState:
     """Return the committed state under ``root`` without touching any file (empty if none)."""
     path = root / CURSOR
-    return _decode(path.read_bytes()) if path.exists() else HistoryState()
+    if not path.exists():
+        return HistoryState()
+    try:
+        return _decode(path.read_bytes())
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise CaptureCorrupt(f"{path} is damaged ({exc}); nothing was changed") from None
 
 
 class CursorStore:
@@ -100,13 +119,31 @@ class CursorStore:
         self.root = root
         self.state = state
         self.removed_parts: list[str] = []
+        self._lock_fd: int | None = None
+
+    def close(self) -> None:
+        """Release the history's lock (idempotent)."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
 
     @classmethod
     def open(cls, root: Path) -> CursorStore:
-        """Load the committed state, dropping parts and temp files no commit covers."""
+        """Take the history's lock, load the committed state, drop what no commit covers.
+
+        One run at a time writes a history dir: a second one gets a UsageError at once.
+        The lock is released when the process ends (however it ends) or at ``close``.
+        """
         root.mkdir(parents=True, exist_ok=True)
+        lock = _lock(root)
+        try:
+            state = read_state(root)
+        except BaseException:
+            os.close(lock)
+            raise
         cleanup_stale_tmp_tree(root)
-        store = cls(root, read_state(root))
+        store = cls(root, state)
+        store._lock_fd = lock
         store.removed_parts = remove_uncommitted(root, store.state.parts)
         return store
 
