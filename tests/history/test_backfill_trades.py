@@ -124,3 +124,13 @@ async def test_since_stops_each_feed_at_the_floor(tmp_path: Path) -> None:
         assert first.summary.get("keys_partial", 0) == 0
         await _run(fake, tmp_path)  # no floor: read on past the old one
     assert bronze_rows(tmp_path) == truth_rows(trades)
+
+
+async def test_fresh_starts_over_without_doubling_anything(tmp_path: Path) -> None:
+    async with FakePolymarket(markets=4, history_trades=60, seed=7) as fake:
+        first = await _run(fake, tmp_path)
+        again = await _run(fake, tmp_path, fresh=True)
+        truth = truth_rows(fake.data_api.truth([]))
+    assert again.rows_stored == first.rows_stored == sum(truth.values())
+    assert bronze_rows(tmp_path) == truth
+    assert manifest_ok(tmp_path)
