@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +19,8 @@ from typing import Protocol
 
 from pmtape.capture.bundle import RunBundle
 from pmtape.core.errors import VenueError
-from pmtape.core.http import HttpMeta
 from pmtape.history.bronze import TRADES
-from pmtape.history.fetch import FeedHook, FeedRun, Progress, keeper, worker
+from pmtape.history.fetch import BodySink, FeedHook, FeedRun, Progress, keeper, worker
 from pmtape.history.ledger import table_summary, write_ledger
 from pmtape.history.limits import DEFAULT_SHARE, LatencyGovernor, scaled_limiter
 from pmtape.history.persist import Persister
@@ -45,7 +43,7 @@ class VenueHistory(Protocol):
     page_size: int
 
     async def list_markets(
-        self, http: HttpClient, limit: int | None, keep: Callable[[bytes, int, HttpMeta], None]
+        self, http: HttpClient, limit: int | None, keep: BodySink
     ) -> list[str]: ...
 
     def trades_feed(self) -> FeedHook: ...
@@ -141,18 +139,17 @@ async def _run(
     try:
         if settings.timeout_s is not None:
             timer = asyncio.get_running_loop().call_later(settings.timeout_s, stop.set)
-        stream = f"{hooks.venue}-{STREAM}"
-        keys = await _list_markets(hooks, http, settings.limit, keeper(capture, stream))
+        keep = keeper(capture, f"{hooks.venue}-{STREAM}")
+        keys = await _list_markets(hooks, http, settings.limit, keep)
         todo = _pending(store, keys, settings.since_s)
         progress.keys_total = len(keys)
         progress.keys_done = len(keys) - todo.qsize()
         run = FeedRun(
             table=TRADES,
-            stream=stream,
             hook=hooks.trades_feed(),
             http=http,
             buckets=hooks.trades_buckets,
-            capture=capture,
+            keep=keep,
             persister=persister,
             stop=stop,
             progress=progress,
@@ -203,7 +200,7 @@ async def _list_markets(
     hooks: VenueHistory,
     http: HttpClient,
     limit: int | None,
-    keep: Callable[[bytes, int, HttpMeta], None],
+    keep: BodySink,
 ) -> list[str]:
     for attempt in range(1, LIST_ATTEMPTS + 1):
         try:

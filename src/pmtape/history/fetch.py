@@ -38,6 +38,9 @@ from pmtape.history.persist import PageItem, Persister
 from pmtape.history.state import KeyCursor, Outcomes
 from pmtape.net.http import HttpClient, classify, error_answer
 
+BodySink = Callable[[bytes, int, HttpMeta], None]
+"""Receives an HTTP body as received: (body, ts_recv_ns, how it was fetched)."""
+
 
 class FeedPage(Protocol):
     """A parsed page of a cursor feed."""
@@ -82,11 +85,11 @@ class FeedRun:
     """What every worker of one feed shares."""
 
     table: str
-    stream: str
     hook: FeedHook
     http: HttpClient
     buckets: tuple[str, ...]
-    capture: ShardedCapture
+    keep: BodySink
+    """Where every body goes first (``keeper``: the run's capture)."""
     persister: Persister
     stop: asyncio.Event
     progress: Progress
@@ -136,7 +139,7 @@ async def _request(run: FeedRun, key: str, cursor: KeyCursor, outcome: Outcomes)
     except VenueError as exc:
         answer = error_answer(exc)
         if answer is not None:
-            _keep(run, answer.body, answer.ts_recv_ns, answer.meta)
+            run.keep(answer.body, answer.ts_recv_ns, answer.meta)
         if classify(exc) == "retry":
             outcome.errors += 1
             run.progress.errors += 1
@@ -145,7 +148,7 @@ async def _request(run: FeedRun, key: str, cursor: KeyCursor, outcome: Outcomes)
             run.progress.refusals += 1
         return None
     run.governor.observe(meta.latency_ns / 1e9)
-    _keep(run, body, ts_ns, meta)
+    run.keep(body, ts_ns, meta)
     return body
 
 
@@ -204,19 +207,13 @@ def advance(
     ), rows
 
 
-def keeper(capture: ShardedCapture, stream: str) -> Callable[[bytes, int, HttpMeta], None]:
+def keeper(capture: ShardedCapture, stream: str) -> BodySink:
     """Return a sink appending HTTP bodies (with how they were fetched) to the capture."""
 
     def keep(body: bytes, ts_ns: int, meta: HttpMeta) -> None:
         capture.append(0, FrameKind.HTTP_RESPONSE, stream, body, ts_ns, time.monotonic_ns(), meta)
 
     return keep
-
-
-def _keep(run: FeedRun, body: bytes, ts_ns: int, meta: HttpMeta) -> None:
-    run.capture.append(
-        0, FrameKind.HTTP_RESPONSE, run.stream, body, ts_ns, time.monotonic_ns(), meta
-    )
 
 
 async def _hand_over(run: FeedRun, item: PageItem) -> None:
