@@ -4,7 +4,8 @@ The fake Polymarket runs in its own process (as a venue would) serving a seeded 
 history; this process runs ``backfill_trades`` with the rate limits lifted: HTTP pages of
 1,000 trades, msgspec parsing into e6 rows, raw bodies into the capture run, zstd Parquet
 parts, cursor commits. A first untimed run warms the fake (it builds each market's history
-on first request); the timed run starts from an empty data dir.
+on first request); the timed run starts from an empty data dir. Once the fake is up, this
+process pins itself to one core (the fake keeps the others).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -54,6 +56,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
     with fake_with_history(args.markets, args.trades) as urls:
+        if len(os.sched_getaffinity(0)) > 1:
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # the fake keeps the rest
         hooks = PolymarketHistory(data_url=urls["data_url"], gamma_url=urls["gamma_url"])
         with tempfile.TemporaryDirectory() as tmp:
             asyncio.run(_run(hooks, Path(tmp) / "warm", args.workers))
