@@ -11,6 +11,7 @@ from pmtape.cli import commands, demo
 from pmtape.cli.capture_cmd import capture_app
 from pmtape.cli.coverage_cmd import coverage_cmd
 from pmtape.cli.fake_cmd import fake_app
+from pmtape.cli.history_cmd import history_app
 
 app = typer.Typer(
     name="pmtape",
@@ -36,6 +37,7 @@ app.command("run")(commands.run_cmd)
 app.command("demo")(demo.demo)
 app.add_typer(capture_app, name="capture")
 app.add_typer(fake_app, name="fake-venue")
+app.add_typer(history_app, name="history")
 
 
 @app.command("version")

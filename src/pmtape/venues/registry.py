@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from typing import Any
 
 from pmtape.core.errors import ConfigError
 from pmtape.venues.base import FakeCommand, LocalFake, VenueAdapter
@@ -20,6 +21,11 @@ ADAPTERS: dict[str, str] = {
     "kalshi": "pmtape.venues.kalshi.adapter:KalshiAdapter",
     "limitless": "pmtape.venues.limitless.adapter:LimitlessAdapter",
 }
+
+HISTORY: dict[str, str] = {
+    "polymarket": "pmtape.venues.polymarket.history:history_hooks",
+}
+"""Venues whose history can be backfilled: the function building their hooks from config."""
 
 
 def available() -> list[str]:
@@ -61,3 +67,14 @@ def local_fakes(names: Sequence[str]) -> dict[str, LocalFake]:
         if fake is not None:
             out[name] = fake
     return out
+
+
+def history_hooks(name: str, config: VenueConfig) -> Any:
+    """Return venue ``name``'s history hooks (``pmtape.history.backfill.VenueHistory``)."""
+    try:
+        path = HISTORY[name]
+    except KeyError:
+        known = ", ".join(sorted(HISTORY))
+        raise ConfigError(f"no history backfill for venue {name!r} (has one: {known})") from None
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)(config)

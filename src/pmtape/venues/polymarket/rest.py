@@ -9,13 +9,13 @@ keyset endpoint is not there.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 
-from pmtape.core.errors import VenueProtocolError
-from pmtape.net.http import HttpClient, HttpStatusError
+from pmtape.core.errors import VenueError, VenueProtocolError
+from pmtape.net.http import HttpClient, HttpStatusError, error_answer
 from pmtape.net.session import HttpMeta
 from pmtape.venues.base import DECODE_ERRORS
 from pmtape.venues.polymarket.constants import (
@@ -28,6 +28,8 @@ from pmtape.venues.polymarket.constants import (
 )
 
 Body = tuple[bytes, int, HttpMeta]
+BodySink = Callable[[bytes, int, HttpMeta], None]
+"""Receives a body as received: (body, ts_recv_ns, how it was fetched)."""
 _encode = msgspec.json.Encoder().encode
 _KEYSET_MISSING = (404, 405, 501)
 
@@ -88,9 +90,17 @@ class PolymarketRest:
     # -- Gamma ---------------------------------------------------------------------------------
 
     async def iter_markets(
-        self, params: Mapping[str, Any], *, page_size: int, max_pages: int
+        self,
+        params: Mapping[str, Any],
+        *,
+        page_size: int,
+        max_pages: int,
+        on_body: BodySink | None = None,
     ) -> AsyncGenerator[tuple[list[dict[str, Any]], int], None]:
-        """Yield (markets, ts_recv_ns) per page: keyset pagination, legacy offset as fallback."""
+        """Yield (markets, ts_recv_ns) per page: keyset pagination, legacy offset as fallback.
+
+        ``on_body`` sees every page's body as received, before it is decoded (raw first).
+        """
         size = min(page_size, KEYSET_PAGE_MAX)
         cursor: str | None = None
         for _ in range(max_pages):
@@ -98,15 +108,11 @@ class PolymarketRest:
             if cursor:
                 query["after_cursor"] = cursor
             try:
-                body, ts, _ = await self.http.get(
-                    self.gamma_url + GAMMA_MARKETS_KEYSET,
-                    query,
-                    buckets=("global", "gamma", "gamma_markets", "gamma_listing"),
-                )
+                body, ts, _ = await self._get_gamma(GAMMA_MARKETS_KEYSET, query, on_body)
             except HttpStatusError as exc:
                 if exc.status not in _KEYSET_MISSING or cursor is not None:
                     raise
-                async for page in self._iter_legacy(params, size, max_pages):
+                async for page in self._iter_legacy(params, size, max_pages, on_body):
                     yield page
                 return
             page = _decode_json(body)
@@ -121,16 +127,12 @@ class PolymarketRest:
                 return
 
     async def _iter_legacy(
-        self, params: Mapping[str, Any], size: int, max_pages: int
+        self, params: Mapping[str, Any], size: int, max_pages: int, on_body: BodySink | None
     ) -> AsyncGenerator[tuple[list[dict[str, Any]], int], None]:
         for page_no in range(max_pages):
             query = {**params, "limit": size, "offset": page_no * size}
             try:
-                body, ts, _ = await self.http.get(
-                    self.gamma_url + GAMMA_MARKETS,
-                    query,
-                    buckets=("global", "gamma", "gamma_markets", "gamma_listing"),
-                )
+                body, ts, _ = await self._get_gamma(GAMMA_MARKETS, query, on_body)
             except HttpStatusError as exc:
                 if exc.status == 422:  # "offset too large, use /markets/keyset": the end
                     return
@@ -141,6 +143,21 @@ class PolymarketRest:
             yield markets, ts
             if len(markets) < size:
                 return
+
+    async def _get_gamma(
+        self, path: str, query: Mapping[str, Any], on_body: BodySink | None
+    ) -> Body:
+        buckets = ("global", "gamma", "gamma_markets", "gamma_listing")
+        try:
+            got = await self.http.get(self.gamma_url + path, query, buckets=buckets)
+        except VenueError as exc:
+            answer = error_answer(exc)
+            if answer is not None and on_body is not None:
+                on_body(answer.body, answer.ts_recv_ns, answer.meta)
+            raise
+        if on_body is not None:
+            on_body(*got)
+        return got
 
 
 def _decode_json(body: bytes) -> Any:

@@ -61,6 +61,15 @@ class FakeFaults:
     listing_lag_s: float = 0.0
     """Gamma lists a market only this long after it opened (the channel's ``new_market``
     comes at once; the real Gamma lags it)."""
+    v1_max_offset: int = 3_000
+    """Data API v1 ``/trades`` answers 400 past this offset."""
+    edge_repeat_prob: float = 0.0
+    """Chance that a v2 trades page's ``next_cursor`` points back, repeating the page's edge."""
+    bad_page_prob: float = 0.0
+    """Chance that a Data API trades page is served bad (one of ``bad_page_kinds``)."""
+    bad_page_kinds: tuple[str, ...] = ("malformed", "truncated", "wrong_type")
+    data_trades_limit: tuple[int, float] | None = None
+    """(count, window_s): Data API trades answer 429 past ``count`` in any window (None: off)."""
 
 
 COMMAND = FakeCommand(
@@ -116,6 +125,34 @@ at the fake (flags), then serves until Ctrl-C.""",
             0.0,
             "Gamma lists a new market only this many s after new_market announced it.",
             bound=Bound.NON_NEGATIVE,
+        ),
+        Knob(
+            "history_trades",
+            int,
+            200,
+            "Mean historical trades per market on the Data API (0: none).",
+            min=0,
+        ),
+        Knob(
+            "edge_repeat_prob",
+            float,
+            0.0,
+            "Chance that a v2 trades page repeats the previous page's edge, 0-1.",
+            bound=Bound.SHARE,
+        ),
+        Knob(
+            "data_trades_limit",
+            int,
+            0,
+            "Answer Data API trades with 429 past this many requests in any 10 s (0: off).",
+            min=0,
+        ),
+        Knob(
+            "bad_page_prob",
+            float,
+            0.0,
+            "Chance of a malformed/truncated/wrong-typed Data API trades page, 0-1.",
+            bound=Bound.SHARE,
         ),
         DURATION,
     ),

@@ -1,4 +1,4 @@
-"""The fake's HTTP side: Gamma listings, CLOB books and markets, Data API trades, debug views.
+"""The fake's HTTP side: Gamma listings, CLOB books and markets, debug views (Data API elsewhere).
 
 Books are the generator's true books at the moment of the request, in the live ordering
 (best level last), always with all ten fields (``last_trade_price`` ``""`` until the token
@@ -126,8 +126,6 @@ class FakeRest:
         app.router.add_get("/clob/rewards/markets/current", self.rewards_current)
         app.router.add_get("/clob/rewards/markets/{condition_id}", self.rewards_of_market)
         FakeClob(self.fake).routes(app, "/clob")
-        app.router.add_get("/data/trades", self.trades_v1)
-        app.router.add_get("/data/v2/trades", self.trades_v2)
         app.router.add_get("/debug/book", self.debug_book)
         app.router.add_get("/debug/stats", self.debug_stats)
 
@@ -271,32 +269,6 @@ class FakeRest:
         book.hash = corrupt_hash(digest) if fake.bad_hash() else digest
         return book
 
-    # -- Data API ------------------------------------------------------------------------------
-
-    async def trades_v1(self, request: web.Request) -> web.Response:
-        """``GET /trades`` (v1): a bare array, newest first, camelCase."""
-        rows = self.fake.recent_trades(request.query.get("market"))
-        offset = int(request.query.get("offset", "0"))
-        limit = int(request.query.get("limit", "100"))
-        return _json([_trade_v1(r) for r in rows[offset : offset + limit]])
-
-    async def trades_v2(self, request: web.Request) -> web.Response:
-        """``GET /v2/trades``: the ``{data, pagination}`` envelope with an opaque cursor."""
-        if "offset" in request.query:
-            return _json({"error": "offset is not supported", "code": "bad_request"}, 400)
-        rows = self.fake.recent_trades(request.query.get("condition"))
-        start = int(request.query.get("cursor") or 0)
-        limit = min(int(request.query.get("limit", "100")), 1000)
-        page = rows[start : start + limit]
-        more = start + limit < len(rows)
-        pagination = {
-            "limit": limit,
-            "offset": start,
-            "has_more": more,
-            "next_cursor": str(start + limit) if more else None,
-        }
-        return _json({"data": page, "pagination": pagination})
-
     # -- debug ---------------------------------------------------------------------------------
 
     async def debug_book(self, request: web.Request) -> web.Response:
@@ -311,23 +283,6 @@ class FakeRest:
     async def debug_stats(self, request: web.Request) -> web.Response:
         """The fake's counters."""
         return _json(self.fake.snapshot_stats())
-
-
-def _trade_v1(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "proxyWallet": row["proxy_wallet"],
-        "side": row["side"],
-        "asset": row["token_id"],
-        "conditionId": row["condition_id"],
-        "size": row["size"],
-        "price": row["price"],
-        "timestamp": row["timestamp"],
-        "title": row["title"],
-        "slug": row["slug"],
-        "outcome": row["outcome"],
-        "outcomeIndex": row["outcome_index"],
-        "transactionHash": row["transaction_hash"],
-    }
 
 
 # -- Gamma's catalog ---------------------------------------------------------------------------

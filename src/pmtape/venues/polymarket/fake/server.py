@@ -31,6 +31,7 @@ from pmtape.core.fixed import e6_to_float, format_e6
 from pmtape.venues.fake.base import LoopbackFake
 from pmtape.venues.fake.options import FakeLaunch
 from pmtape.venues.polymarket.fake.clob import iso_s
+from pmtape.venues.polymarket.fake.data_api import DataApi, TradeHistory
 from pmtape.venues.polymarket.fake.faults import FakeFaults
 from pmtape.venues.polymarket.fake.rest import FakeRest, GammaCatalog
 from pmtape.venues.polymarket.fake.stream import MarketChannel
@@ -67,6 +68,8 @@ class FakePolymarket(LoopbackFake):
         faults: FakeFaults | None = None,
         freeze_gc: bool | None = None,
         varied_settings: bool = False,
+        history_trades: int = 200,
+        history_days: int = 30,
     ) -> None:
         self._init_fake(
             markets=markets,
@@ -94,6 +97,9 @@ class FakePolymarket(LoopbackFake):
         self._trades: deque[dict[str, Any]] = deque(maxlen=_TRADES_KEPT)
         self._freeze_gc = markets >= _FREEZE_GC_MARKETS if freeze_gc is None else freeze_gc
         self._frozen = False
+        history = TradeHistory(seed, history_trades, history_days)
+        data_rng = random.Random(f"{seed}:data")
+        self.data_api = DataApi(history, self.markets_of, self.faults, data_rng)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -102,6 +108,7 @@ class FakePolymarket(LoopbackFake):
         await asyncio.to_thread(self._refresh, now_ms())
         app = web.Application()
         FakeRest(self).routes(app)
+        self.data_api.routes(app)
         app.router.add_get("/ws/market", self.channel.handle)
         base = await self._serve(app)
         self.urls = {
@@ -216,6 +223,14 @@ class FakePolymarket(LoopbackFake):
         bid = bids[0][0] if bids else 0
         ask = asks[0][0] if asks else SCALE_E6
         return e6_to_float((bid + ask) // 2)
+
+    def markets_of(self, condition_ids: list[str]) -> list[tuple[SimMarket, str]]:
+        """Return (market, condition id) of the known markets among ``condition_ids`` (all: [])."""
+        known = [(m, self.ids.condition_id(m.market_id)) for m in self.generator.active_markets]
+        if not condition_ids:
+            return known
+        wanted = set(condition_ids)
+        return [(m, cid) for m, cid in known if cid in wanted]
 
     def recent_trades(self, conditions: str | None) -> list[dict[str, Any]]:
         """Return recent fills newest first (Data API v2 rows), optionally by condition ids."""
@@ -353,6 +368,11 @@ def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
         max_assets_per_conn=knobs["max_assets_per_conn"],
         keyset=not knobs["no_keyset"],
         listing_lag_s=knobs["listing_lag"],
+        edge_repeat_prob=knobs["edge_repeat_prob"],
+        bad_page_prob=knobs["bad_page_prob"],
+        data_trades_limit=(knobs["data_trades_limit"], 10.0)
+        if knobs["data_trades_limit"]
+        else None,
     )
     yield FakeLaunch(
         FakePolymarket(
@@ -365,5 +385,6 @@ def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
             host=knobs["host"],
             port=knobs["port"],
             faults=faults,
+            history_trades=knobs["history_trades"],
         )
     )

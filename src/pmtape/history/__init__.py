@@ -1,0 +1,1 @@
+"""Backfill of venue history: fetch workers, cursors, bronze Parquet, ledger."""
