@@ -67,8 +67,8 @@ class Recorder:
         )
 
     def subscribed(self, instruments: Iterable[Instrument]) -> None:
-        """Record that books of these instruments are now kept."""
-        rows = [[i.market_id, i.instrument_id, i.poll_key] for i in instruments]
+        """Record that books of these instruments are now kept (with each one's tick e6)."""
+        rows = [[i.market_id, i.instrument_id, i.poll_key, i.tick_e6] for i in instruments]
         self.local(FrameKind.SUBSCRIBE, {"instruments": rows})
 
     def unsubscribed(self, keys: Iterable[str]) -> None:

@@ -151,16 +151,21 @@ def _replay(state: VenueBooks, kind: FrameKind, payload: bytes, rx_wall_ns: int)
         return
     body: dict[str, Any] = msgspec.json.decode(payload)
     if kind is FrameKind.SUBSCRIBE:
-        state.add(
-            Instrument(venue=state.venue, market_id=m, instrument_id=i, poll_key=p)
-            for m, i, p in body["instruments"]
-        )
+        state.add(_subscribed(state.venue, row) for row in body["instruments"])
     elif kind is FrameKind.UNSUBSCRIBE:
         state.remove(body["keys"])
     elif body.get("event") == "snapshot":
         state.snapshot(body["keys"], body["ts_ms"])
     else:
         state.session_event(body["stream"], body["event"], body.get("detail") or {})
+
+
+def _subscribed(venue: str, row: list[Any]) -> Instrument:
+    """Return the instrument of one SUBSCRIBE row: market, instrument, poll key[, tick e6]."""
+    tick = row[3] if len(row) > 3 and type(row[3]) is int else 0
+    return Instrument(
+        venue=venue, market_id=row[0], instrument_id=row[1], poll_key=row[2], tick_e6=tick
+    )
 
 
 def _drain(state: VenueBooks, out: _Output) -> None:

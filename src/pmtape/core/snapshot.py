@@ -25,6 +25,13 @@ SNAPSHOT_COLUMNS: tuple[str, ...] = (
     "source_ts",
 )
 
+AUDIT_ERR_PREFIX = "audit: "
+"""How a row's ``err`` names the invariant audits it fails: ``audit: crossed,off_tick``.
+
+Also the stale reason of a book whose venue sent levels no book can hold (a price outside
+(0, 1), a negative size): those are refused, and the rows say which audit they would fail.
+"""
+
 
 class SnapshotRow(msgspec.Struct, kw_only=True):
     """One row of ``orderbook_snapshots``; prices/sizes as doubles, NaN where a side is missing."""

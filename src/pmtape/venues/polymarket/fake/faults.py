@@ -50,6 +50,10 @@ class FakeFaults:
     """Chance that a ``book`` comes without ``hash``."""
     bad_hash_prob: float = 0.0
     """Chance that a ``book`` (market channel, ``/book``, ``/books``) has a wrong ``hash``."""
+    violation: str = ""
+    """A ``violations.VIOLATIONS`` kind served in ``book`` messages ("": none)."""
+    violation_prob: float = 0.0
+    """Chance that a ``book`` breaks the ``violation`` invariant."""
     dynamic_ops: bool = True
     """Honour ``operation: subscribe/unsubscribe`` (False: ignore them, as older servers)."""
     dump_on_operation: bool = True
@@ -104,6 +108,20 @@ at the fake (flags), then serves until Ctrl-C.""",
             float,
             0.0,
             "Chance that a book (WS or REST) carries a wrong hash, 0-1.",
+            bound=Bound.SHARE,
+        ),
+        Knob(
+            "violation",
+            str,
+            "",
+            "Serve books breaking one audited invariant: crossed, pair_drift, off_tick, size,"
+            " px_range ('' none).",
+        ),
+        Knob(
+            "violation_prob",
+            float,
+            0.0,
+            "Chance that a book breaks the --violation invariant, 0-1.",
             bound=Bound.SHARE,
         ),
         Knob("no_keyset", bool, False, "Answer /markets/keyset with 404 (older Gamma)."),

@@ -306,6 +306,8 @@ class GammaCatalog:
     def __init__(self, ids: PmIds, *, decoys: bool = True) -> None:
         self.ids = ids
         self.decoys = decoys
+        self.tick_of: Callable[[str], int] | None = None
+        """A token's tick now (e6), as ``orderPriceMinTickSize`` states it at fetch time."""
 
     def listing(
         self, markets: list[SimMarket], now_ms: int, top_of: TopOf, query: Mapping[str, str]
@@ -325,6 +327,14 @@ class GammaCatalog:
             ascending = query.get("ascending", "true") == "true"
             objs.sort(key=lambda o: (o[field] if ascending else -o[field], int(o["id"])))
         return objs
+
+    def _tick(self, m: SimMarket, token: str, variant: str) -> int:
+        if self.tick_of is None or variant:
+            return m.tick_e6
+        try:
+            return self.tick_of(token)
+        except KeyError:  # no longer trading: its market's own tick
+            return m.tick_e6
 
     def market_object(
         self,
@@ -362,7 +372,7 @@ class GammaCatalog:
             "liquidity": f"{m.activity * 2_000:.4f}",
             "liquidityNum": round(m.activity * 2_000, 4),
             "volume24hr": volume24,
-            "orderPriceMinTickSize": float(format_e6(m.tick_e6)),
+            "orderPriceMinTickSize": float(format_e6(self._tick(m, tokens[0], variant))),
             "orderMinSize": 5,
             "bestBid": float(bid),
             "bestAsk": float(ask),

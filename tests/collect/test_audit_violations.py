@@ -1,0 +1,120 @@
+"""Each invariant violation a fake serves is found in the archive, with its reason in ``err``.
+
+A collector (the real Polymarket adapter) runs against the fake on 127.0.0.1 with capture on
+and one ``violation`` fault at a time; its Parquet rows must carry ``audit: <kind>`` and count
+it, and ``pmtape rebuild`` of the captured run must find the same. A clean run has none.
+
+Crossed, pair-drifting and off-tick books are valid wire data: they reach the book and the row
+audits flag them. A price outside (0, 1) or a negative size cannot be held by a book: the
+normalizer refuses the book (counted ``bad``), the book keeps its levels and is marked stale
+with the audit's name until a good snapshot arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pmtape.collect.collector import Collector
+from pmtape.collect.rebuild import rebuild
+from pmtape.config import load_config
+from pmtape.discovery.service import discover_once
+from pmtape.venues.polymarket.fake.faults import FakeFaults
+from pmtape.venues.polymarket.fake.server import FakePolymarket
+from pmtape.venues.polymarket.fake.violations import VIOLATIONS
+from pmtape.venues.registry import create_adapter
+from tests.helpers import eventually
+
+REFUSED = ("size", "px_range")
+"""Violations no book can hold: refused by the normalizer, the book's rows stale."""
+
+
+def _rows(data_dir: Path) -> list[dict[str, Any]]:
+    files = sorted((data_dir / "orderbook_snapshots").rglob("*.parquet"))
+    return pa.concat_tables(pq.read_table(f) for f in files).to_pylist() if files else []
+
+
+def _audited(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        err = row["err"] or ""
+        _, _, audits = err.partition("audit: ")
+        if kind in audits.split(";")[0].split(","):
+            out.append(row)
+    return out
+
+
+async def _collect(tmp_path: Path, violation: str, prob: float) -> tuple[dict[str, Any], Path]:
+    faults = FakeFaults(violation=violation, violation_prob=prob, missing_hash_prob=0.0)
+    async with FakePolymarket(markets=4, rate=300, seed=7, trade_ratio=0.2, faults=faults) as fake:
+        overrides = {
+            **fake.config_overrides(),
+            "data_dir": str(tmp_path),
+            "top_k": 5,
+            "venues.polymarket.max_subs": 8,
+            "venues.polymarket.hot_count": 8,
+            "venues.polymarket.snapshot_interval_ms_hot": 50,
+            "writer.flush_s": 0.2,
+            "collector.state_poll_s": 0.2,
+            "capture.enabled": True,
+        }
+        cfg = load_config(
+            None, overrides=overrides, venues=["polymarket"], env={}, use_default_path=False
+        )
+        adapter = create_adapter("polymarket", cfg.venue("polymarket"))
+        await discover_once(cfg.data_dir, {"polymarket": adapter})
+        collector = Collector(cfg, {"polymarket": adapter})
+        venue = collector.venues["polymarket"]
+        stop = asyncio.Event()
+        task = asyncio.create_task(collector.run_until(stop))
+        try:
+            await eventually(lambda: venue.counters["frames"] > 300, timeout_s=20)
+            if violation:
+                await eventually(lambda: venue.counters[f"audit_{violation}"] >= 5, timeout_s=20)
+            status = venue.status()
+            status["ticks_known"] = len(venue.state.ticks)
+        finally:
+            stop.set()
+            summary = await task
+    assert summary.run_dir is not None
+    return status, Path(summary.run_dir)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", VIOLATIONS)
+async def test_each_injected_violation_is_archived_with_its_reason(
+    tmp_path: Path, kind: str
+) -> None:
+    status, run_dir = await _collect(tmp_path / "live", kind, 1.0)
+    assert status[f"audit_{kind}"] > 0
+    live = _audited(_rows(tmp_path / "live"), kind)
+    assert live, f"no archived row says audit {kind}"
+    if kind in REFUSED:
+        assert status["norm_bad"] > 0
+        assert all(r["status"] == "stale" for r in live)
+        # Refused levels never reach a row.
+        for row in live:
+            assert all(0 < p < 1 for p in row["bid_px"] + row["ask_px"])
+            assert all(s > 0 for s in row["bid_sz"] + row["ask_sz"])
+    rebuild(run_dir, tmp_path / "rebuilt")
+    rebuilt = _audited(_rows(tmp_path / "rebuilt"), kind)
+    key = ("ts_recv", "market_id", "outcome_id", "seq", "status", "err")
+    assert {tuple(r[k] for k in key) for r in rebuilt} >= {tuple(r[k] for k in key) for r in live}
+
+
+@pytest.mark.asyncio
+async def test_a_clean_run_archives_no_audit_failure(tmp_path: Path) -> None:
+    status, run_dir = await _collect(tmp_path / "live", "", 0.0)
+    assert status.get("audit_rows", 0) == 0
+    assert status["norm_bad"] == 0
+    assert status["ticks_known"] == status["subs"] > 0  # every book's tick is audited
+    rows = _rows(tmp_path / "live")
+    assert rows
+    assert not [r for r in rows if "audit:" in (r["err"] or "")]
+    rebuild(run_dir, tmp_path / "rebuilt")
+    assert not [r for r in _rows(tmp_path / "rebuilt") if "audit:" in (r["err"] or "")]
