@@ -24,11 +24,15 @@ from pmtape.collect.collector import Collector
 from pmtape.collect.rebuild import rebuild
 from pmtape.config import load_config
 from pmtape.discovery.service import discover_once
+from pmtape.venues.kalshi.fake.faults import KalshiFakeFaults
+from pmtape.venues.kalshi.fake.server import FakeKalshi
+from pmtape.venues.kalshi.fake.violations import VIOLATIONS as KALSHI_VIOLATIONS
 from pmtape.venues.polymarket.fake.faults import FakeFaults
 from pmtape.venues.polymarket.fake.server import FakePolymarket
 from pmtape.venues.polymarket.fake.violations import VIOLATIONS
 from pmtape.venues.registry import create_adapter
 from tests.helpers import eventually
+from tests.venues.kalshi.util import KEY_ID, throwaway_key
 
 REFUSED = ("size", "px_range")
 """Violations no book can hold: refused by the normalizer, the book's rows stale."""
@@ -49,50 +53,81 @@ def _audited(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return out
 
 
-async def _collect(tmp_path: Path, violation: str, prob: float) -> tuple[dict[str, Any], Path]:
-    faults = FakeFaults(violation=violation, violation_prob=prob, missing_hash_prob=0.0)
-    async with FakePolymarket(markets=4, rate=300, seed=7, trade_ratio=0.2, faults=faults) as fake:
-        overrides = {
+async def _run(
+    tmp_path: Path, venue_name: str, fake: Any, overrides: dict[str, Any], env: dict[str, str]
+) -> tuple[dict[str, Any], Path]:
+    """Collect from a started fake with capture on until enough frames (and audits) arrived."""
+    violation = fake.faults.violation
+    cfg = load_config(
+        None,
+        overrides={
             **fake.config_overrides(),
             "data_dir": str(tmp_path),
             "top_k": 5,
-            "venues.polymarket.max_subs": 8,
-            "venues.polymarket.hot_count": 8,
-            "venues.polymarket.snapshot_interval_ms_hot": 50,
             "writer.flush_s": 0.2,
             "collector.state_poll_s": 0.2,
             "capture.enabled": True,
-        }
-        cfg = load_config(
-            None, overrides=overrides, venues=["polymarket"], env={}, use_default_path=False
-        )
-        adapter = create_adapter("polymarket", cfg.venue("polymarket"))
-        await discover_once(cfg.data_dir, {"polymarket": adapter})
-        collector = Collector(cfg, {"polymarket": adapter})
-        venue = collector.venues["polymarket"]
-        stop = asyncio.Event()
-        task = asyncio.create_task(collector.run_until(stop))
-        try:
-            await eventually(lambda: venue.counters["frames"] > 300, timeout_s=20)
-            if violation:
-                await eventually(lambda: venue.counters[f"audit_{violation}"] >= 5, timeout_s=20)
-            status = venue.status()
-            status["ticks_known"] = len(venue.state.ticks)
-        finally:
-            stop.set()
-            summary = await task
+            **overrides,
+        },
+        venues=[venue_name],
+        env=env,
+        use_default_path=False,
+    )
+    adapter = create_adapter(venue_name, cfg.venue(venue_name))
+    await discover_once(cfg.data_dir, {venue_name: adapter})
+    collector = Collector(cfg, {venue_name: adapter})
+    venue = collector.venues[venue_name]
+    stop = asyncio.Event()
+    task = asyncio.create_task(collector.run_until(stop))
+    try:
+        await eventually(lambda: venue.counters["frames"] > 100, timeout_s=20)
+        if violation:
+            await eventually(lambda: venue.counters[f"audit_{violation}"] >= 5, timeout_s=20)
+        status = venue.status()
+        status["ticks_known"] = len(venue.state.ticks)
+    finally:
+        stop.set()
+        summary = await task
     assert summary.run_dir is not None
     return status, Path(summary.run_dir)
 
 
-@pytest.mark.asyncio
-@pytest.mark.parametrize("kind", VIOLATIONS)
-async def test_each_injected_violation_is_archived_with_its_reason(
-    tmp_path: Path, kind: str
+async def _collect(tmp_path: Path, violation: str, prob: float) -> tuple[dict[str, Any], Path]:
+    faults = FakeFaults(violation=violation, violation_prob=prob, missing_hash_prob=0.0)
+    async with FakePolymarket(markets=4, rate=300, seed=7, trade_ratio=0.2, faults=faults) as fake:
+        overrides = {
+            "venues.polymarket.max_subs": 8,
+            "venues.polymarket.hot_count": 8,
+            "venues.polymarket.snapshot_interval_ms_hot": 50,
+        }
+        return await _run(tmp_path, "polymarket", fake, overrides, {})
+
+
+async def _collect_kalshi(
+    tmp_path: Path, violation: str, prob: float
+) -> tuple[dict[str, Any], Path]:
+    key_path, public = throwaway_key(tmp_path)
+    faults = KalshiFakeFaults(violation=violation, violation_prob=prob)
+    async with FakeKalshi(
+        markets=4, rate=200, seed=9, keys={KEY_ID: public}, faults=faults
+    ) as fake:
+        overrides = {
+            "venues.kalshi.mode": "ws",
+            "venues.kalshi.private_key_path": str(key_path),
+            "venues.kalshi.hot_count": 4,
+            "venues.kalshi.max_subs": 4,
+            "venues.kalshi.snapshot_interval_ms_hot": 50,
+        }
+        env = {"PMTAPE_VENUES__KALSHI__API_KEY_ID": KEY_ID}
+        return await _run(tmp_path / "live", "kalshi", fake, overrides, env)
+
+
+def _check_archive(
+    status: dict[str, Any], run_dir: Path, live_dir: Path, rebuilt_dir: Path, kind: str
 ) -> None:
-    status, run_dir = await _collect(tmp_path / "live", kind, 1.0)
+    """Assert the live archive and the rebuild of its capture hold rows failing ``kind``."""
     assert status[f"audit_{kind}"] > 0
-    live = _audited(_rows(tmp_path / "live"), kind)
+    live = _audited(_rows(live_dir), kind)
     assert live, f"no archived row says audit {kind}"
     if kind in REFUSED:
         assert status["norm_bad"] > 0
@@ -101,10 +136,28 @@ async def test_each_injected_violation_is_archived_with_its_reason(
         for row in live:
             assert all(0 < p < 1 for p in row["bid_px"] + row["ask_px"])
             assert all(s > 0 for s in row["bid_sz"] + row["ask_sz"])
-    rebuild(run_dir, tmp_path / "rebuilt")
-    rebuilt = _audited(_rows(tmp_path / "rebuilt"), kind)
+    rebuild(run_dir, rebuilt_dir)
+    rebuilt = _audited(_rows(rebuilt_dir), kind)
     key = ("ts_recv", "market_id", "outcome_id", "seq", "status", "err")
     assert {tuple(r[k] for k in key) for r in rebuilt} >= {tuple(r[k] for k in key) for r in live}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", VIOLATIONS)
+async def test_each_injected_violation_is_archived_with_its_reason(
+    tmp_path: Path, kind: str
+) -> None:
+    status, run_dir = await _collect(tmp_path / "live", kind, 1.0)
+    _check_archive(status, run_dir, tmp_path / "live", tmp_path / "rebuilt", kind)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", KALSHI_VIOLATIONS)
+async def test_each_violation_the_kalshi_fake_serves_is_archived_with_its_reason(
+    tmp_path: Path, kind: str
+) -> None:
+    status, run_dir = await _collect_kalshi(tmp_path, kind, 1.0)
+    _check_archive(status, run_dir, tmp_path / "live", tmp_path / "rebuilt", kind)
 
 
 @pytest.mark.asyncio
@@ -118,3 +171,13 @@ async def test_a_clean_run_archives_no_audit_failure(tmp_path: Path) -> None:
     assert not [r for r in rows if "audit:" in (r["err"] or "")]
     rebuild(run_dir, tmp_path / "rebuilt")
     assert not [r for r in _rows(tmp_path / "rebuilt") if "audit:" in (r["err"] or "")]
+
+
+@pytest.mark.asyncio
+async def test_a_clean_kalshi_run_archives_no_audit_failure(tmp_path: Path) -> None:
+    status, _ = await _collect_kalshi(tmp_path, "", 0.0)
+    assert status.get("audit_rows", 0) == 0
+    assert status["ticks_known"] == status["subs"] > 0
+    rows = _rows(tmp_path / "live")
+    assert rows
+    assert not [r for r in rows if "audit:" in (r["err"] or "")]

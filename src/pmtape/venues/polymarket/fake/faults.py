@@ -22,7 +22,10 @@ from pmtape.venues.fake.options import (
     SLOW_MS,
     TRADE_RATIO,
     UNKNOWN,
+    VIOLATION_PROB,
+    violation_knob,
 )
+from pmtape.venues.polymarket.fake.violations import VIOLATIONS
 
 
 @dataclass
@@ -110,20 +113,8 @@ at the fake (flags), then serves until Ctrl-C.""",
             "Chance that a book (WS or REST) carries a wrong hash, 0-1.",
             bound=Bound.SHARE,
         ),
-        Knob(
-            "violation",
-            str,
-            "",
-            "Serve books breaking one audited invariant: crossed, pair_drift, off_tick, size,"
-            " px_range ('' none).",
-        ),
-        Knob(
-            "violation_prob",
-            float,
-            0.0,
-            "Chance that a book breaks the --violation invariant, 0-1.",
-            bound=Bound.SHARE,
-        ),
+        violation_knob(VIOLATIONS),
+        VIOLATION_PROB,
         Knob("no_keyset", bool, False, "Answer /markets/keyset with 404 (older Gamma)."),
         DURATION,
     ),

@@ -26,11 +26,10 @@ from typing import Any
 from aiohttp import web
 
 from pmtape.core.clock import now_ms
-from pmtape.core.errors import UsageError
 from pmtape.core.events import Level
 from pmtape.core.fixed import e6_to_float, format_e6
 from pmtape.venues.fake.base import LoopbackFake
-from pmtape.venues.fake.options import FakeLaunch
+from pmtape.venues.fake.options import FakeLaunch, pick_violation, violation_kind
 from pmtape.venues.polymarket.fake.clob import iso_s
 from pmtape.venues.polymarket.fake.faults import FakeFaults
 from pmtape.venues.polymarket.fake.rest import FakeRest, GammaCatalog
@@ -232,10 +231,7 @@ class FakePolymarket(LoopbackFake):
     def violation(self) -> str | None:
         """Decide whether the next book breaks an invariant (the ``violation`` fault): which."""
         faults: FakeFaults = self.faults
-        prob = faults.violation_prob
-        if faults.violation and prob > 0 and self.rng.random() < prob:
-            return faults.violation
-        return None
+        return pick_violation(faults.violation, faults.violation_prob, self.rng)
 
     def _books_for(self, tokens: list[str]) -> list[BookMsg]:
         gen = self.generator
@@ -351,7 +347,7 @@ def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
         drop_every_s=knobs["drop_every"],
         malformed_prob=knobs["malformed_prob"],
         bad_hash_prob=knobs["bad_hash_prob"],
-        violation=_violation(knobs["violation"]),
+        violation=violation_kind(knobs["violation"], VIOLATIONS),
         violation_prob=knobs["violation_prob"],
         unknown_prob=knobs["unknown_prob"],
         http_error_prob=knobs["http_error_prob"],
@@ -373,9 +369,3 @@ def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
             faults=faults,
         )
     )
-
-
-def _violation(kind: str) -> str:
-    if kind and kind not in VIOLATIONS:
-        raise UsageError(f"--violation {kind}: not one of {', '.join(VIOLATIONS)}")
-    return kind
