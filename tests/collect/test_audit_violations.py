@@ -27,6 +27,9 @@ from pmtape.discovery.service import discover_once
 from pmtape.venues.kalshi.fake.faults import KalshiFakeFaults
 from pmtape.venues.kalshi.fake.server import FakeKalshi
 from pmtape.venues.kalshi.fake.violations import VIOLATIONS as KALSHI_VIOLATIONS
+from pmtape.venues.limitless.fake.faults import LimitlessFakeFaults
+from pmtape.venues.limitless.fake.server import FakeLimitless
+from pmtape.venues.limitless.fake.violations import VIOLATIONS as LIMITLESS_VIOLATIONS
 from pmtape.venues.polymarket.fake.faults import FakeFaults
 from pmtape.venues.polymarket.fake.server import FakePolymarket
 from pmtape.venues.polymarket.fake.violations import VIOLATIONS
@@ -80,9 +83,10 @@ async def _run(
     stop = asyncio.Event()
     task = asyncio.create_task(collector.run_until(stop))
     try:
-        await eventually(lambda: venue.counters["frames"] > 100, timeout_s=20)
+        counters = venue.counters  # frames: WebSocket; http_bodies: polled books
+        await eventually(lambda: counters["frames"] + counters["http_bodies"] > 100, timeout_s=20)
         if violation:
-            await eventually(lambda: venue.counters[f"audit_{violation}"] >= 5, timeout_s=20)
+            await eventually(lambda: counters[f"audit_{violation}"] >= 5, timeout_s=20)
         status = venue.status()
         status["ticks_known"] = len(venue.state.ticks)
     finally:
@@ -120,6 +124,21 @@ async def _collect_kalshi(
         }
         env = {"PMTAPE_VENUES__KALSHI__API_KEY_ID": KEY_ID}
         return await _run(tmp_path / "live", "kalshi", fake, overrides, env)
+
+
+async def _collect_limitless(
+    tmp_path: Path, violation: str, prob: float
+) -> tuple[dict[str, Any], Path]:
+    faults = LimitlessFakeFaults(violation=violation, violation_prob=prob)
+    async with FakeLimitless(markets=8, rate=300, seed=71, faults=faults) as fake:
+        overrides = {
+            "venues.limitless.max_subs": 8,
+            "venues.limitless.hot_count": 8,
+            "venues.limitless.snapshot_interval_ms_hot": 50,
+            "venues.limitless.poll_interval_s": 0.1,
+            "venues.limitless.rate_limits": {"global": 500, "discovery": 50},
+        }
+        return await _run(tmp_path / "live", "limitless", fake, overrides, {})
 
 
 def _check_archive(
@@ -161,6 +180,15 @@ async def test_each_violation_the_kalshi_fake_serves_is_archived_with_its_reason
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("kind", LIMITLESS_VIOLATIONS)
+async def test_each_violation_the_limitless_fake_serves_is_archived_with_its_reason(
+    tmp_path: Path, kind: str
+) -> None:
+    status, run_dir = await _collect_limitless(tmp_path, kind, 1.0)
+    _check_archive(status, run_dir, tmp_path / "live", tmp_path / "rebuilt", kind)
+
+
+@pytest.mark.asyncio
 async def test_a_clean_run_archives_no_audit_failure(tmp_path: Path) -> None:
     status, run_dir = await _collect(tmp_path / "live", "", 0.0)
     assert status.get("audit_rows", 0) == 0
@@ -178,6 +206,16 @@ async def test_a_clean_kalshi_run_archives_no_audit_failure(tmp_path: Path) -> N
     status, _ = await _collect_kalshi(tmp_path, "", 0.0)
     assert status.get("audit_rows", 0) == 0
     assert status["ticks_known"] == status["subs"] > 0
+    rows = _rows(tmp_path / "live")
+    assert rows
+    assert not [r for r in rows if "audit:" in (r["err"] or "")]
+
+
+@pytest.mark.asyncio
+async def test_a_clean_limitless_run_archives_no_audit_failure(tmp_path: Path) -> None:
+    status, _ = await _collect_limitless(tmp_path, "", 0.0)
+    assert status.get("audit_rows", 0) == 0
+    assert status["ticks_known"] == 0  # Limitless states no tick: the off-tick audit is off
     rows = _rows(tmp_path / "live")
     assert rows
     assert not [r for r in rows if "audit:" in (r["err"] or "")]

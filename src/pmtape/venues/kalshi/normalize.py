@@ -46,7 +46,7 @@ from pmtape.core.events import (
     Trade,
 )
 from pmtape.core.fixed import E6_MAX, SCALE, token_e6
-from pmtape.core.snapshot import AUDIT_ERR_PREFIX
+from pmtape.core.snapshot import refused_reason
 from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.kalshi.constants import (
     CONTROL_TYPES,
@@ -355,29 +355,26 @@ def yes_book(yes: dict[int, int], no: dict[int, int]) -> tuple[list[Level], list
 
 
 def _refuse(key: str, body: _SnapBody | None, ts_recv_ms: int, out: list[Event]) -> None:
-    """Mark a book stale when its venue sent levels no book can hold, naming the audits.
+    """Mark a book stale when the venue sent levels no book can hold, naming the audits.
 
-    A price outside (0, 1) fails ``px_range`` (a NO bid there is a YES ask outside too), a
-    negative count ``size``; the book keeps its levels until a good snapshot. A book refused
-    for anything else (an unreadable number) is only counted.
+    A NO bid outside (0, 1) is a YES ask outside too. The book keeps its levels until a
+    good snapshot.
     """
     if not key or body is None:
         return
-    faults = set()
+    levels = []
     for ladder in (body.yes_dollars_fp, body.yes_dollars, body.no_dollars_fp, body.no_dollars):
         for level in ladder or ():
             try:
-                price, count = level
-                px = num_e6(price)
-                size = num_e6(count)
-            except _BAD_NUMBER:
+                px = num_e6(level[0])
+                size = num_e6(level[1])
+            except (*_BAD_NUMBER, IndexError):
                 continue
-            if px is not None and not 0 < px < SCALE:
-                faults.add("px_range")
-            if size is not None and size < 0:
-                faults.add("size")
-    if faults:
-        out.append(BookStale(key, AUDIT_ERR_PREFIX + ",".join(sorted(faults)), ts_recv_ms))
+            if px is not None and size is not None:
+                levels.append((px, size))
+    reason = refused_reason(levels)
+    if reason is not None:
+        out.append(BookStale(key, reason, ts_recv_ms))
 
 
 def _sides(body: _SnapBody | None) -> Sides | None:

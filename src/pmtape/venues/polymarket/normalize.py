@@ -41,7 +41,7 @@ from pmtape.core.events import (
     Trade,
 )
 from pmtape.core.fixed import parse_e6, parse_e6_plain
-from pmtape.core.snapshot import AUDIT_ERR_PREFIX
+from pmtape.core.snapshot import refused_reason
 from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.polymarket.constants import (
     EVENT_TYPES,
@@ -253,7 +253,9 @@ class PolymarketNormalizer(Normalizer):
         if bid_levels is None or ask_levels is None:
             # Levels no book can hold: the book keeps its levels, stale saying why.
             self.stats["bad"] += 1
-            out.append(BookStale(msg.asset_id, _rejected(bids, asks), ts_recv_ms))
+            reason = _rejected(bids, asks)
+            if reason is not None:
+                out.append(BookStale(msg.asset_id, reason, ts_recv_ms))
             return 0
         # Best is at the END of each wire list; never trust either end: sort ourselves.
         bid_levels.sort(reverse=True)
@@ -445,19 +447,9 @@ def _levels(levels: list[_Lvl]) -> list[Level] | None:
     return list(book.items())
 
 
-def _rejected(bids: list[_Lvl], asks: list[_Lvl]) -> str:
-    """Return why a book's levels were refused, as a row ``err`` naming the audits they fail.
-
-    Prices outside (0, 1) fail ``px_range`` and negative (or unreadable) sizes ``size``: the
-    row audits (``store.rows``) such a level would fail had it been kept.
-    """
-    faults = set()
-    for lvl in (*bids, *asks):
-        if _price(lvl.price) < 0:
-            faults.add("px_range")
-        if _size(lvl.size) < 0:
-            faults.add("size")
-    return AUDIT_ERR_PREFIX + ",".join(sorted(faults))
+def _rejected(bids: list[_Lvl], asks: list[_Lvl]) -> str | None:
+    # _price and _size answer -1 outside their ranges: px_range and size, as the audits say.
+    return refused_reason((_price(lvl.price), _size(lvl.size)) for lvl in (*bids, *asks))
 
 
 def _price(text: str) -> int:

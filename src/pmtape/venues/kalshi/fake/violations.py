@@ -16,12 +16,15 @@ and marks it stale with the audit's reason.
 
 from __future__ import annotations
 
-from pmtape.core.fixed import SCALE, parse_e6
-from pmtape.venues.kalshi.fake import wire  # wire serves these books: a module, not a name
+from pmtape.core.fixed import SCALE, format_e6, parse_e6
 from pmtape.venues.kalshi.messages import Ladder
 
 VIOLATIONS = ("crossed", "off_tick", "size", "px_range")
-"""The kinds, named as the audit each one trips (``store.rows.AUDITS``)."""
+"""The kinds, named as the audit each one trips (``store.rows.AUDITS``).
+
+Injected prices are plain decimals (``"0.415"``): the venue's dollar strings vary in their
+number of decimals too (PROTOCOLS §2).
+"""
 
 
 def inject(kind: str, yes: Ladder, no: Ladder, tick_e6: int) -> tuple[Ladder, Ladder]:
@@ -30,15 +33,15 @@ def inject(kind: str, yes: Ladder, no: Ladder, tick_e6: int) -> tuple[Ladder, La
     no = list(no)
     if kind == "crossed":
         if no:
-            yes.append((wire.dollars(SCALE - parse_e6(no[-1][0])), "10.00"))
+            yes.append((format_e6(SCALE - parse_e6(no[-1][0])), "10.00"))
         elif yes:
-            no.append((wire.dollars(SCALE - parse_e6(yes[-1][0])), "10.00"))
+            no.append((format_e6(SCALE - parse_e6(yes[-1][0])), "10.00"))
     elif kind == "off_tick":
-        half = max(tick_e6 // 2, 100)  # wire.dollars() keeps 4 decimals
+        half = max(tick_e6 // 2, 100)  # format_e6() keeps 4 decimals
         if yes and parse_e6(yes[-1][0]) > half:
-            yes.insert(len(yes) - 1, (wire.dollars(parse_e6(yes[-1][0]) - half), "10.00"))
+            yes.insert(len(yes) - 1, (format_e6(parse_e6(yes[-1][0]) - half), "10.00"))
         elif no and parse_e6(no[-1][0]) > half:
-            no.insert(len(no) - 1, (wire.dollars(parse_e6(no[-1][0]) - half), "10.00"))
+            no.insert(len(no) - 1, (format_e6(parse_e6(no[-1][0]) - half), "10.00"))
     elif kind == "size":
         if yes:
             yes[-1] = (yes[-1][0], "-5.00")

@@ -19,7 +19,7 @@ from hashlib import blake2b
 
 from pmtape.core.events import BID, Level
 from pmtape.core.fixed import SCALE
-from pmtape.venues.kalshi.fake import violations  # a module: it formats with this one
+from pmtape.venues.kalshi.fake.violations import inject
 from pmtape.venues.kalshi.messages import DeltaBody, Ladder, SnapshotBody, TickerBody, TradeBody
 from pmtape.venues.sim.generator import GenDelta, GenMessage, GenSnapshot, GenTrade, SimMarket
 
@@ -105,7 +105,7 @@ class Ladders:
         no = _ladder(self.no[ticker])
         kind = self.violation() if self.violation is not None else None
         if kind is not None:
-            yes, no = violations.inject(kind, yes, no, self.ticks.get(ticker, SCALE // 100))
+            yes, no = inject(kind, yes, no, self.ticks.get(ticker, SCALE // 100))
         return SnapshotBody(
             market_ticker=ticker, market_id=market_id, yes_dollars_fp=yes, no_dollars_fp=no
         )
