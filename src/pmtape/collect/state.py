@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pmtape.core.apply import BookState
 from pmtape.core.book import Book
 from pmtape.core.events import TickSize, Trade
-from pmtape.core.instrument import Instrument, tick_e6_of
+from pmtape.core.instrument import Instrument
 from pmtape.core.snapshot import AUDIT_ERR_PREFIX
 from pmtape.store.rows import SnapshotBatch, TradeBatch
 from pmtape.venues.base import Normalizer
@@ -37,10 +37,8 @@ class VenueBooks(BookState):
         self.normalizer = normalizer
         self.stale_after_ms = stale_after_ms
         self.pair_tolerance_e6 = pair_tolerance_e6
-        self.ticks: dict[str, int] = {}  # poll key -> tick e6 of a kept book, where known
-        # poll key -> the tick the venue's own stream last stated (kept across remove/add: the
-        # normalizer states a tick once, and it outranks discovery's possibly older one)
-        self.stated_ticks: dict[str, int] = {}
+        # poll key -> tick e6 of a kept book where known: discovery's, then the venue's word
+        self.ticks: dict[str, int] = {}
         self.pairs: dict[str, str] = {}  # poll key -> the other book of its binary market
         self.snapshots = SnapshotBatch()
         self.trades = TradeBatch()
@@ -60,13 +58,8 @@ class VenueBooks(BookState):
         instruments = list(instruments)
         super().add(instruments)
         for inst in instruments:
-            tick = (
-                self.stated_ticks.get(inst.poll_key)
-                or inst.tick_e6
-                or tick_e6_of((inst.raw or {}).get("tick_size"))
-            )
-            if tick:
-                self.ticks[inst.poll_key] = tick
+            if inst.tick_e6 > 0:
+                self.ticks[inst.poll_key] = inst.tick_e6
             else:
                 self.ticks.pop(inst.poll_key, None)
         self._pair_up({inst.market_id for inst in instruments})
@@ -138,7 +131,6 @@ class VenueBooks(BookState):
         super()._on_tick(ev)
         if ev.tick_e6 > 0:
             self.ticks[ev.key] = ev.tick_e6
-            self.stated_ticks[ev.key] = ev.tick_e6
 
     def _on_trade(self, ev: Trade, book: Book) -> None:
         inst = self.by_poll[ev.key]
