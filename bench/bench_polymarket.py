@@ -7,6 +7,10 @@ message), driven by the sim generator. Each path runs over the same frames in th
 process, interleaved, median of three; the ratio to plain ``msgspec.json.decode`` is what to
 compare across machines.
 
+Every ``book`` carries the venue's ``hash``, checked on the way in (by the scanner, from the
+frame's bytes). The cost of that check is printed on its own: the same book frames with and
+without their hash, per book, and its share of the ingest loop.
+
 The ingest path is the collector's own receive path, frame by frame: the recorder appends the
 raw frame to a real capture writer (stamped, CRC32C-framed; its thread compresses and writes
 the blocks), then the venue's books apply it (``VenueBooks.apply_frame``: decode, normalize,
@@ -110,6 +114,33 @@ class Ingest:
             raise SystemExit(f"the stream did not apply cleanly: {bad} {dict(state.counters)}")
 
 
+def book_costs(frames: list[bytes], reps: int = 20) -> tuple[int, float, float, float]:
+    """Return the book frames' count and the us per book: scanned without their hash, scanned
+    with the hash check, and through the general path with the check (``scan=False``)."""
+    hashed = [f for f in frames if f.startswith(b'{"event_type":"book"')]
+    bare = [msgspec.json.encode(_without_hash(f)) for f in hashed]
+    cases = [(bare, True), (hashed, True), (hashed, False)]
+    costs = []
+    for batch, scan in cases:
+        norm = PolymarketNormalizer(scan=scan)
+        gc.collect()
+        start = time.thread_time()
+        for _ in range(reps):
+            for frame in batch:
+                norm.normalize(frame, 1_790_000_000_000)
+        costs.append((time.thread_time() - start) / (reps * len(batch)) * 1e6)
+        checked = norm.stats["hash_ok"]
+        if batch is hashed and (checked != reps * len(batch) or norm.stats["hash_mismatch"]):
+            raise SystemExit(f"book hashes did not check out: {norm.stats}")
+    return len(hashed), costs[0], costs[1], costs[2]
+
+
+def _without_hash(frame: bytes) -> dict[str, object]:
+    msg: dict[str, object] = msgspec.json.decode(frame)
+    msg.pop("hash")
+    return msg
+
+
 def _timed(fn: Callable[[list[bytes]], None], frames: list[bytes]) -> float:
     gc.collect()
     start = time.thread_time()
@@ -150,12 +181,18 @@ def main() -> None:
             for name, fn in paths.items():
                 rates[name].append(_timed(fn, frames))
     p, n, a, i = (statistics.median(rates[k]) for k in ("plain", "normalize", "apply", "ingest"))
+    books, bare_us, scan_us, general_us = book_costs(frames)
+    share = books * (scan_us - bare_us) / (len(frames) / i * 1e6) * 100
     cap_us = ingest.capture_cpu_s / (args.runs * len(frames)) * 1e6
     print(f"plain msgspec.json.decode:            {p:>9,.0f} msgs/s ({1e6 / p:.2f} us/msg)")
     print(f"decode+normalize to events:           {n:>9,.0f} msgs/s ({1e6 / n:.2f} us/msg)")
     print(f"decode+normalize+apply:               {a:>9,.0f} msgs/s ({1e6 / a:.2f} us/msg)")
     print(f"decode+normalize+apply+capture append: {i:>8,.0f} msgs/s ({1e6 / i:.2f} us/msg)")
     print(f"capture writer thread (pack+compress+write): {cap_us:.2f} us/msg on its own thread")
+    print(
+        f"book frames ({books:,}): {bare_us:.2f} us without a hash, {scan_us:.2f} us with its "
+        f"check (scanner), {general_us:.2f} us (general path); the check: {share:.2f}% of ingest"
+    )
     print(f"ratio: {i / p:.2f} (target >= {TARGET_RATIO}); loop-thread CPU, median of {args.runs}")
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-import msgspec
 import pytest
 
-from pmtape.capture.format import FrameKind
-from pmtape.collect.rebuild import _replay
+from pmtape.collect.rebuild import _subscribed
 from pmtape.collect.state import VenueBooks
 from pmtape.core.clock import now_ms
 from pmtape.core.instrument import Instrument, tick_e6_of
@@ -67,12 +65,16 @@ def test_a_bad_tick_size_change_is_counted_and_keeps_the_tick() -> None:
     assert state.ticks[TOKEN] == 10_000
 
 
-def test_rebuild_reads_the_tick_of_a_subscribe_record_and_old_records_as_unknown() -> None:
-    state = VenueBooks("polymarket", PolymarketNormalizer(), 5, None)
-    rows = [["m", "a", "a", 1_000], ["m", "b", "b"]]
-    _replay(state, FrameKind.SUBSCRIBE, msgspec.json.encode({"instruments": rows}), 0)
-    assert state.ticks == {"a": 1_000}  # "b": a capture from before ticks were recorded
-    assert set(state.by_poll) == {"a", "b"}
+def test_rebuild_reads_the_tick_and_raw_of_subscribe_rows_of_every_age() -> None:
+    raw = {"min_order_size": "5", "neg_risk": False}
+    now = _subscribed("polymarket", ["m", "a", "a", raw, 1_000])
+    assert (now.tick_e6, now.raw) == (1_000, raw)
+    no_raw = _subscribed("polymarket", ["m", "b", "b", 10_000])
+    assert (no_raw.tick_e6, no_raw.raw) == (10_000, None)
+    before_ticks = _subscribed("polymarket", ["m", "c", "c", raw])
+    assert (before_ticks.tick_e6, before_ticks.raw) == (0, raw)  # tick unknown: not audited
+    oldest = _subscribed("polymarket", ["m", "d", "d"])
+    assert (oldest.poll_key, oldest.tick_e6, oldest.raw) == ("d", 0, None)
 
 
 def test_a_tick_is_a_positive_decimal_below_one() -> None:

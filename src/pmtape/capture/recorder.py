@@ -60,25 +60,51 @@ class Recorder:
             meta,
         )
 
-    def local(self, kind: FrameKind, body: dict[str, Any]) -> None:
-        """Record one of the collector's own decisions."""
-        self._cap.append(
-            self.shard, kind, self._local, _encode(body), time.time_ns(), time.monotonic_ns()
-        )
+    def local(self, kind: FrameKind, body: dict[str, Any], ts_ns: int | None = None) -> None:
+        """Record one of the collector's own decisions (stamped ``ts_ns``, else now)."""
+        wall = time.time_ns() if ts_ns is None else ts_ns
+        self._cap.append(self.shard, kind, self._local, _encode(body), wall, time.monotonic_ns())
 
     def subscribed(self, instruments: Iterable[Instrument]) -> None:
-        """Record that books of these instruments are now kept (with each one's tick e6)."""
-        rows = [[i.market_id, i.instrument_id, i.poll_key, i.tick_e6] for i in instruments]
+        """Record that books of these instruments are now kept.
+
+        After the three ids a row holds the instrument's ``raw`` (a dict) when discovery kept
+        one: the market settings the venue's frames leave out, which ``rebuild`` must know as
+        the collector did; then its tick e6 (an int) when known, which the off-tick audit uses.
+        """
+        rows: list[list[Any]] = [
+            [
+                i.market_id,
+                i.instrument_id,
+                i.poll_key,
+                *([i.raw] if i.raw else []),
+                *([i.tick_e6] if i.tick_e6 else []),
+            ]
+            for i in instruments
+        ]
         self.local(FrameKind.SUBSCRIBE, {"instruments": rows})
 
     def unsubscribed(self, keys: Iterable[str]) -> None:
         """Record that books of these instrument keys are dropped."""
         self.local(FrameKind.UNSUBSCRIBE, {"keys": list(keys)})
 
-    def session_event(self, stream: str, kind: str, detail: dict[str, Any]) -> None:
-        """Record a session lifecycle event."""
+    def session_event(
+        self, stream: str, kind: str, detail: dict[str, Any], ts_ns: int | None = None
+    ) -> None:
+        """Record a session lifecycle event (its stamp is the time the ledger uses)."""
         body = {"stream": stream, "event": kind, "detail": detail}
-        self.local(_SESSION_KINDS.get(kind, FrameKind.EVENT), body)
+        self.local(_SESSION_KINDS.get(kind, FrameKind.EVENT), body, ts_ns)
+
+    def universe(
+        self, added: list[tuple[str, str]], removed: list[tuple[str, str]], ts_ms: int
+    ) -> None:
+        """Record instruments entering and leaving the active set (for the coverage ledger)."""
+        body = {"event": "universe", "ts_ms": ts_ms, "added": added, "removed": removed}
+        self.local(FrameKind.EVENT, body)
+
+    def coverage_end(self, ts_ms: int) -> None:
+        """Record the instant the run's coverage ledger was closed."""
+        self.local(FrameKind.EVENT, {"event": "coverage_end", "ts_ms": ts_ms})
 
     def snapshot_tick(self, ts_ms: int, keys: list[str]) -> None:
         """Record that these books were snapshotted at ``ts_ms``."""

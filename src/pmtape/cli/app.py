@@ -9,6 +9,7 @@ import typer
 from pmtape import __version__
 from pmtape.cli import commands, demo
 from pmtape.cli.capture_cmd import capture_app
+from pmtape.cli.coverage_cmd import coverage_cmd
 from pmtape.cli.fake_cmd import fake_app
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.command("discover")(commands.discover)
 app.command("collect")(commands.collect)
 app.command("mine")(commands.mine_cmd)
 app.command("rebuild")(commands.rebuild_cmd)
+app.command("coverage")(coverage_cmd)
 app.command("run")(commands.run_cmd)
 app.command("demo")(demo.demo)
 app.add_typer(capture_app, name="capture")

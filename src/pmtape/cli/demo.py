@@ -28,10 +28,12 @@ from pmtape.cli.common import (
 from pmtape.cli.mine_view import print_mine_result
 from pmtape.collect.collector import Collector, CollectSummary
 from pmtape.config import Config
-from pmtape.core.clock import now_ms
+from pmtape.core.clock import iso_utc, now_ms
 from pmtape.discovery.service import discover_once
 from pmtape.mine.miner import mine
+from pmtape.ops.coverage import coverage_report
 from pmtape.proc.runner import run_until_signal
+from pmtape.venues.base import LocalFake
 from pmtape.venues.registry import available, local_fakes
 
 DEMO_SECONDS = 45.0
@@ -45,8 +47,19 @@ def demo(
     venue: VenueOpt = None,
     set_: SetOpt = None,
     duration: float = typer.Option(DEMO_SECONDS, "--duration", min=1.0, help="Seconds to collect."),
+    incidents: bool = typer.Option(
+        True,
+        "--incidents/--no-incidents",
+        help="Force a disconnect on one local venue and an outage on another mid-run, so the "
+        "coverage ledger has something to show.",
+    ),
 ) -> None:
-    """Run the whole pipeline briefly on local venues: discover, collect, mine, show files."""
+    """Run the whole pipeline briefly on local venues: discover, collect, mine, show coverage.
+
+    With --incidents (the default) one local fake drops its sockets a third of the way in and
+    another answers 503 to everything for a fifth of the run; step 4 shows those minutes in the
+    coverage ledger, with their reasons.
+    """
     base = build_config(config, data_dir, venue, set_)  # a bad config stops us here
     fakes = local_fakes(venue or available())
     wanted = venue or [n for n in available() if n in base.venue_names() or n in fakes]
@@ -69,7 +82,17 @@ def demo(
                     f"{s.venue}: {s.markets} markets, {s.instruments} books -> {s.snapshot_path}"
                 )
             console.rule(f"[bold]2. collect for {duration:.0f}s")
-            summary = await Collector(cfg, adapters_for(cfg)).run_until(stop, duration)
+            collector = Collector(cfg, adapters_for(cfg))
+            script = None
+            if incidents and fakes:
+                script = asyncio.create_task(_incidents(fakes, duration))
+            try:
+                summary = await collector.run_until(stop, duration)
+            finally:
+                if script is not None:
+                    script.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await script
             return cfg, summary
 
     cfg, summary = run_until_signal(main)
@@ -81,8 +104,47 @@ def demo(
     console.rule("[bold]3. mine")
     for name in summary.venues:
         print_mine_result(mine(cfg.data_dir, name, started - 60_000, now_ms(), cfg.miner.top_n))
-    console.rule("[bold]4. where everything is")
+    console.rule("[bold]4. coverage")
+    _show_coverage(cfg, started)
+    console.rule("[bold]5. where everything is")
     _show_files(cfg, summary.run_dir)
+
+
+async def _incidents(fakes: dict[str, LocalFake], duration: float) -> None:
+    """Script the demo's incidents: a forced disconnect, then an outage of another venue."""
+    names = list(fakes)
+    dropped = "polymarket" if "polymarket" in fakes else names[0]
+    down = "limitless" if "limitless" in fakes else names[-1]
+    await asyncio.sleep(duration / 3)
+    console.print(f"{dropped}: incident: the fake drops every socket (a forced disconnect)")
+    await fakes[dropped].disconnect_all()
+    await asyncio.sleep(duration / 6)
+    outage_s = max(1.0, duration / 5)
+    console.print(f"{down}: incident: the fake answers 503 to everything for {outage_s:.0f}s")
+    fakes[down].outage(True)
+    try:
+        await asyncio.sleep(outage_s)
+    finally:
+        fakes[down].outage(False)
+    console.print(f"{down}: incident over")
+
+
+def _show_coverage(cfg: Config, started: int) -> None:
+    report = coverage_report(cfg.data_dir, started - started % 60_000, now_ms() + 1)
+    for v in report.venues:
+        reasons = ", ".join(f"{k} {n}" for k, n in sorted(v.by_reason.items())) or "none"
+        console.print(
+            f"{v.venue}: {v.instruments} instruments; instrument-minutes ok "
+            f"{v.by_status.get('ok', 0)}, degraded {v.by_status.get('degraded', 0)}, missing "
+            f"{v.by_status.get('missing', 0)} (reasons: {reasons})"
+        )
+    for g in report.gaps:
+        if g.reason != "not_subscribed":
+            console.print(
+                f"  {g.venue} {iso_utc(g.start_ms)[11:19]}-{iso_utc(g.end_ms)[11:19]} "
+                f"{g.status} {g.reason} ({g.instruments} instruments)"
+            )
+    console.print("  (whole table: pmtape coverage; the ledger: <data-dir>/coverage/)")
 
 
 def _url_hint(fake: Any) -> str:
@@ -112,6 +174,7 @@ def _show_files(cfg: Config, run_dir: str | None) -> None:
         "markets",
         "state",
         "stats",
+        "coverage",
         "captures",
     ):
         files = sorted(p for p in (root / sub).rglob("*") if p.is_file())

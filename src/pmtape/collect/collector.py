@@ -24,17 +24,20 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pyarrow as pa
 
 from pmtape.capture.options import WriterOptions
-from pmtape.collect.capture_run import CaptureRun
+from pmtape.collect.capture_run import CaptureRun, new_run_id
 from pmtape.collect.state import VenueBooks
 from pmtape.collect.venue import VenueCollector, VenueSettings
 from pmtape.config import Config, redacted_dict
-from pmtape.core.errors import CaptureCorrupt
+from pmtape.core.clock import now_ms
+from pmtape.core.errors import CaptureCorrupt, PmtapeError
 from pmtape.proc.looplag import LoopLagMonitor
 from pmtape.proc.runner import loop_name
 from pmtape.schedule.scheduler import ScheduleSettings
 from pmtape.store.active import active_snapshot_path
+from pmtape.store.coverage import BLOCK_MS, write_coverage
 from pmtape.store.parquet import ParquetSink, WriterSettings
 from pmtape.store.rows import AUDITS
 from pmtape.venues.base import VenueAdapter
@@ -45,6 +48,7 @@ _GC_GEN0 = 20_000
 receive path allocates and frees many small objects; fewer, larger sweeps cost less."""
 log = logging.getLogger(__name__)
 _HEARTBEAT_S = 1.0
+_COVERAGE_EVERY_S = 30.0
 
 
 class CollectSummary(msgspec.Struct):
@@ -99,6 +103,9 @@ class Collector:
             if capture
             else None
         )
+        self.run_id = self.run.bundle.run_id if self.run is not None else (run_id or new_run_id())
+        self._coverage_interval_s = config.collector.coverage_interval_s
+        self.coverage_errors = 0
         self._log_interval_s = config.collector.log_interval_s
         self.venues = {name: self._venue(name, a) for name, a in adapters.items()}
         self.lag = LoopLagMonitor()
@@ -144,6 +151,7 @@ class Collector:
             asyncio.create_task(self.lag.run(), name="loop-lag"),
             asyncio.create_task(self._status_loop(), name="status"),
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self._coverage_loop(), name="coverage"),
         ]
         try:
             await self._wait(stop, tasks, duration_s)
@@ -176,10 +184,13 @@ class Collector:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        end = now_ms()
         for venue in self.venues.values():
             venue.flush_to_sink()
+            venue.finish_coverage(end)
             with contextlib.suppress(Exception):
                 await venue.session.aclose()
+        await asyncio.to_thread(self._write_coverage, self._take_coverage(None))
         await asyncio.to_thread(self.sink.close)
         if self.run is not None:
             if self.fatal is not None:
@@ -191,6 +202,42 @@ class Collector:
                 ]
                 self.run.fatal(self.fatal, missing)
             await asyncio.to_thread(self.run.finish, "fatal" if self.fatal else "normal")
+
+    async def _coverage_loop(self) -> None:
+        """Write each venue's ledger rows once their ten-minute block is closed."""
+        while True:
+            await asyncio.sleep(_COVERAGE_EVERY_S)
+            # Blocks before the one now open are complete in every venue's tracker. Rows are
+            # taken on the loop (the trackers live there), written in a thread.
+            rows = self._take_coverage(now_ms() // BLOCK_MS * BLOCK_MS)
+            if rows:
+                await asyncio.to_thread(self._write_coverage, rows)
+
+    def _take_coverage(self, before_ms: int | None) -> dict[str, pa.Table]:
+        """Take each venue's closed ledger rows of blocks before ``before_ms`` (None: all).
+
+        A block is taken whole, once: never the block of a tracker's still-open interval.
+        """
+        taken = {}
+        for name, venue in self.venues.items():
+            cut = before_ms
+            start = venue.coverage.open_start
+            if cut is not None and start is not None:
+                cut = min(cut, start - start % BLOCK_MS)
+            rows = venue.coverage.take(cut)
+            if rows.num_rows:
+                taken[name] = rows
+        return taken
+
+    def _write_coverage(self, tables: Mapping[str, pa.Table]) -> None:
+        for name, rows in tables.items():
+            try:
+                write_coverage(
+                    self.config.data_dir, name, self.run_id, self._coverage_interval_s, rows
+                )
+            except (OSError, PmtapeError) as exc:  # the archive's rows matter more: count, go on
+                self.coverage_errors += 1
+                log.error("%s: coverage ledger not written: %s", name, exc)
 
     async def _heartbeat_loop(self) -> None:
         if self.run is None:
@@ -304,6 +351,7 @@ def venue_settings(config: Config, name: str) -> VenueSettings:
         snapshot_tick_ms=config.collector.snapshot_tick_ms,
         state_poll_s=config.collector.state_poll_s,
         pair_tolerance_e6=round(config.collector.pair_tolerance * 1_000_000),
+        coverage_interval_ms=round(config.collector.coverage_interval_s * 1000),
     )
 
 
@@ -325,6 +373,8 @@ class ReplayParts:
     writer: WriterSettings
     books: dict[str, VenueBooks]
     """Each venue's books (in shard order), set up exactly as the live collector's."""
+    coverage_interval_ms: int = 60_000
+    """The coverage ledger's time unit the run used."""
 
 
 def replay_parts(meta: Mapping[str, Any], run_dir: Path) -> ReplayParts:
@@ -336,7 +386,11 @@ def replay_parts(meta: Mapping[str, Any], run_dir: Path) -> ReplayParts:
         raise CaptureCorrupt(
             f"{run_dir}: manifest has no usable collector config ({exc})"
         ) from None
-    return ReplayParts(writer_settings(config), _replay_books(config, shards))
+    return ReplayParts(
+        writer_settings(config),
+        _replay_books(config, shards),
+        round(config.collector.coverage_interval_s * 1000),
+    )
 
 
 def _replay_books(config: Config, venues: Sequence[str]) -> dict[str, VenueBooks]:

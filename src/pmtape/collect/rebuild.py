@@ -33,10 +33,12 @@ from pmtape.capture.format import FrameKind
 from pmtape.capture.losses import recorded_counts, shortfalls
 from pmtape.capture.reader import CaptureReader
 from pmtape.collect.collector import replay_parts
+from pmtape.collect.coverage import CoverageTracker
 from pmtape.collect.state import VenueBooks
 from pmtape.collect.venue import AUDIT_STREAM
 from pmtape.core.errors import UsageError
 from pmtape.core.instrument import Instrument
+from pmtape.store.coverage import coverage_dir, write_coverage
 from pmtape.store.files import write_bucket
 from pmtape.store.parquet import split_by_bucket
 
@@ -58,6 +60,7 @@ class RebuildSummary(msgspec.Struct):
     files: int
     bad_frames: int
     http_error_answers: int = 0  # kept in the capture, never applied (as live)
+    coverage_rows: int = 0  # coverage ledger rows written
     damage: list[str] = []
 
 
@@ -111,6 +114,7 @@ def rebuild(
     parts = replay_parts(meta, run_dir)
     _prepare_out(out_dir, force)
     states = parts.books
+    ledgers = {v: CoverageTracker(v, parts.coverage_interval_ms) for v in states}
     out = _Output(out_dir, parts.writer.bucket_minutes * 60_000, parts.writer.compression_level)
     frames = 0
     http_errors = 0
@@ -124,7 +128,7 @@ def rebuild(
         if frame.http is not None and not 200 <= frame.http.status < 300:
             http_errors += 1
             continue
-        _replay(state, frame.kind, frame.payload, frame.rx_wall_ns)
+        _replay(state, ledgers[venue], frame.kind, frame.payload, frame.rx_wall_ns)
         if len(state.snapshots) >= _CHUNK_ROWS or len(state.trades) >= _CHUNK_ROWS:
             _drain(state, out)
         if progress is not None and frames % 100_000 == 0:
@@ -132,6 +136,7 @@ def rebuild(
     for state in states.values():
         _drain(state, out)
     out.close()
+    coverage_rows = _write_ledgers(out_dir, bundle.run_id, parts.coverage_interval_ms, ledgers)
     return RebuildSummary(
         run_dir=str(run_dir),
         out_dir=str(out_dir),
@@ -141,31 +146,66 @@ def rebuild(
         files=out.files,
         bad_frames=sum(s.normalizer.stats.get("bad", 0) for s in states.values()),
         http_error_answers=http_errors,
+        coverage_rows=coverage_rows,
         damage=[str(d) for d in reader.damage] + shortfalls(recorded_counts(bundle), reader.found),
     )
 
 
-def _replay(state: VenueBooks, kind: FrameKind, payload: bytes, rx_wall_ns: int) -> None:
+def _subscribed(venue: str, row: list[Any]) -> Instrument:
+    """An instrument of a ``subscribe`` row: its three ids, then its ``raw`` (a dict) and its
+    tick e6 (an int) where the row has them (older captures have neither or only ``raw``)."""
+    raw = next((x for x in row[3:] if isinstance(x, dict)), None)
+    tick = next((x for x in row[3:] if type(x) is int), 0)
+    return Instrument(
+        venue=venue, market_id=row[0], instrument_id=row[1], poll_key=row[2], raw=raw, tick_e6=tick
+    )
+
+
+def _replay(
+    state: VenueBooks, ledger: CoverageTracker, kind: FrameKind, payload: bytes, rx_wall_ns: int
+) -> None:
     if kind in _DATA_KINDS:
         state.apply_frame(payload, rx_wall_ns // 1_000_000)
         return
     body: dict[str, Any] = msgspec.json.decode(payload)
+    event = body.get("event")
     if kind is FrameKind.SUBSCRIBE:
-        state.add(_subscribed(state.venue, row) for row in body["instruments"])
+        insts = [_subscribed(state.venue, row) for row in body["instruments"]]
+        state.add(insts)
+        ledger.kept_changed([(i.market_id, i.instrument_id) for i in insts], ())
     elif kind is FrameKind.UNSUBSCRIBE:
-        state.remove(body["keys"])
-    elif body.get("event") == "snapshot":
+        gone = state.remove(body["keys"])
+        ledger.kept_changed((), [(i.market_id, i.instrument_id) for i in gone])
+    elif event == "snapshot":
+        batch = state.snapshots
+        start = len(batch)
         state.snapshot(body["keys"], body["ts_ms"])
+        ledger.rows(batch, start, body["ts_ms"])
+    elif event == "universe":
+        added = [(m, i) for m, i in body["added"]]
+        ledger.universe_changed(added, [(m, i) for m, i in body["removed"]], body["ts_ms"])
+    elif event == "coverage_end":
+        ledger.finish(body["ts_ms"])
     else:
-        state.session_event(body["stream"], body["event"], body.get("detail") or {})
+        detail = body.get("detail") or {}
+        kind_name = body["event"]
+        state.session_event(body["stream"], kind_name, detail)
+        ledger.session_event(kind_name, detail, rx_wall_ns // 1_000_000, state.by_poll)
 
 
-def _subscribed(venue: str, row: list[Any]) -> Instrument:
-    """Return the instrument of one SUBSCRIBE row: market, instrument, poll key[, tick e6]."""
-    tick = row[3] if len(row) > 3 and type(row[3]) is int else 0
-    return Instrument(
-        venue=venue, market_id=row[0], instrument_id=row[1], poll_key=row[2], tick_e6=tick
-    )
+def _write_ledgers(
+    out_dir: Path, run_id: str, interval_ms: int, ledgers: dict[str, CoverageTracker]
+) -> int:
+    """Write the coverage ledgers as the live collector did (a run that crashed: up to its
+    last recorded step)."""
+    rows = 0
+    for venue, ledger in ledgers.items():
+        if ledger.open_start is not None:
+            ledger.finish(ledger.last_ts)
+        table = ledger.take()
+        rows += table.num_rows
+        write_coverage(out_dir, venue, run_id, interval_ms / 1000, table)
+    return rows
 
 
 def _drain(state: VenueBooks, out: _Output) -> None:
@@ -177,7 +217,8 @@ def _drain(state: VenueBooks, out: _Output) -> None:
 
 
 def _prepare_out(out_dir: Path, force: bool) -> None:
-    existing = [out_dir / t for t in ("orderbook_snapshots", "trades") if (out_dir / t).exists()]
+    tops = [out_dir / t for t in ("orderbook_snapshots", "trades")] + [coverage_dir(out_dir)]
+    existing = [top for top in tops if top.exists()]
     if existing and not force:
         raise UsageError(f"{out_dir} already holds an archive (use --force to replace it)")
     for path in existing:

@@ -57,6 +57,7 @@ class VenueBooks(BookState):
         """Start keeping books; note each one's tick and binary sibling for the row audits."""
         instruments = list(instruments)
         super().add(instruments)
+        self.normalizer.learn(instruments)  # market settings its frames leave out
         for inst in instruments:
             if inst.tick_e6 > 0:
                 self.ticks[inst.poll_key] = inst.tick_e6

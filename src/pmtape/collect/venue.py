@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pmtape.capture.recorder import Recorder
+from pmtape.collect.coverage import CoverageTracker
 from pmtape.collect.snapshotter import Snapshotter
 from pmtape.collect.state import VenueBooks
 from pmtape.core.book import Book
@@ -65,6 +67,8 @@ class VenueSettings:
     """How often the active snapshot is re-read."""
     pair_tolerance_e6: int = 10_000
     """How far YES bid + NO ask of a binary pair may drift from 1 before a row is flagged."""
+    coverage_interval_ms: int = 60_000
+    """The coverage ledger's time unit."""
 
 
 class VenueCollector:
@@ -94,6 +98,7 @@ class VenueCollector:
             settings.stale_after_ms,
             settings.pair_tolerance_e6,
         )
+        self.coverage = CoverageTracker(self.name, settings.coverage_interval_ms)
         self.scheduler = Scheduler.from_settings(self.name, settings.schedule)
         self.planner = SubscriptionPlanner(settings.schedule.churn_limit_per_minute)
         self.active = ActiveSetReader(active_path)
@@ -142,9 +147,11 @@ class VenueCollector:
     def on_session_event(self, stream: str, kind: str, detail: dict[str, Any]) -> None:
         """Record and apply a session lifecycle event (a disconnect makes books stale)."""
         try:
+            ts_ns = time.time_ns()  # one stamp for the capture and the ledger: rebuild agrees
             if self.recorder is not None:
-                self.recorder.session_event(stream, kind, detail)
+                self.recorder.session_event(stream, kind, detail, ts_ns)
             self.state.session_event(stream, kind, detail)
+            self.coverage.session_event(kind, detail, ts_ns // 1_000_000, self.state.by_poll)
             if self.event_log is not None:
                 self.event_log("session", {"stream": stream, "event": kind, "detail": detail})
             if kind == "error":  # sessions back off between attempts, so this stays rare
@@ -207,7 +214,9 @@ class VenueCollector:
         if changed or self._retired_pending():
             self._retired_applied = len(retired)
             insts = [i for i in self.active.instruments() if i.instrument_key not in retired]
+            before = self.instruments
             self.instruments = {i.instrument_key: i for i in insts}
+            self._universe_changed(before, self.instruments)
             self.scheduler.update_universe(insts, self._scores)
             if self.scheduler.hot_source != self.hot_source:
                 self.hot_source = self.scheduler.hot_source
@@ -216,6 +225,19 @@ class VenueCollector:
             self._log_event(
                 "universe", instruments=len(insts), retired=len(retired), hot=self.hot_source
             )
+
+    def _universe_changed(
+        self, before: dict[str, Instrument], after: dict[str, Instrument]
+    ) -> None:
+        """Tell the coverage ledger (and the capture, for rebuild) what entered and left."""
+        added = [(i.market_id, i.instrument_id) for k, i in after.items() if k not in before]
+        removed = [(i.market_id, i.instrument_id) for k, i in before.items() if k not in after]
+        if not added and not removed:
+            return
+        ts = now_ms()
+        if self.recorder is not None:
+            self.recorder.universe(added, removed, ts)
+        self.coverage.universe_changed(added, removed, ts)
 
     def _retired_pending(self) -> bool:
         # Markets closed since the universe was last rebuilt (the set only grows). Rebuilding
@@ -256,6 +278,7 @@ class VenueCollector:
         self.state.add(insts)
         if self.recorder is not None:
             self.recorder.subscribed(insts)
+        self.coverage.kept_changed([(i.market_id, i.instrument_id) for i in insts], ())
         now = now_ms()
         for inst in insts:
             tier = self.tier[inst.instrument_key] = tiers.get(inst.instrument_key, WARM)
@@ -272,6 +295,7 @@ class VenueCollector:
         gone = self.state.remove(keys)
         if self.recorder is not None:
             self.recorder.unsubscribed([i.instrument_key for i in gone])
+        self.coverage.kept_changed((), [(i.market_id, i.instrument_id) for i in gone])
         for inst in gone:
             self.tier.pop(inst.instrument_key, None)
             self.snapshotter.remove(inst.instrument_key)
@@ -302,8 +326,18 @@ class VenueCollector:
         if keys:
             if self.recorder is not None:
                 self.recorder.snapshot_tick(now, keys)
-            self.state.snapshot(keys, now)
+            state = self.state
+            batch = state.snapshots
+            start = len(batch)
+            state.snapshot(keys, now)
+            self.coverage.rows(batch, start, now)
         self.flush_to_sink()
+
+    def finish_coverage(self, ts_ms: int) -> None:
+        """Close the ledger at the end of the run (recorded, so rebuild closes it alike)."""
+        if self.recorder is not None:
+            self.recorder.coverage_end(ts_ms)
+        self.coverage.finish(ts_ms)
 
     def flush_to_sink(self) -> None:
         """Hand buffered snapshot and trade rows to the writer thread."""

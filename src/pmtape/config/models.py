@@ -75,6 +75,12 @@ class CollectorConfig(Frozen):
     event_loop: EventLoopChoice = Field(
         "auto", description="event loop of `pmtape collect`: uvloop where installed (auto)"
     )
+    coverage_interval_s: float = Field(
+        60.0,
+        ge=0.1,
+        le=3600,
+        description="time unit of the coverage ledger (a minute; shorter only for tests)",
+    )
 
 
 class MinerConfig(Frozen):

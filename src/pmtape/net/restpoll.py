@@ -16,6 +16,7 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pmtape.core.clock import mono_s
 from pmtape.core.errors import VenueError
@@ -144,7 +145,9 @@ class RestPollSession(VenueSession):
                 # Venue-wide trouble (429, 5xx, timeouts) is the cooldown's job instead.
                 for key in batch:
                     self.backoff.failed(key)
-            detail = {"keys": batch, "error": str(exc)[:200], "verdict": verdict}
+            detail: dict[str, Any] = {"keys": batch, "error": str(exc)[:200], "verdict": verdict}
+            if answer is not None:  # its body went to on_http (counted there, not again)
+                detail["answer_status"] = answer.meta.status
             sink.on_session_event(stream, "error", detail)
             return
         for body, ts_recv_ns, meta in responses:

@@ -14,7 +14,7 @@ Nothing outside ``pmtape.venues`` names a venue; it asks ``pmtape.venues.registr
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
@@ -47,6 +47,12 @@ class LocalFake(Protocol):
 
     def config_overrides(self) -> dict[str, str]:
         """Return the config keys (dotted) that point this venue's adapter at the fake."""
+
+    async def disconnect_all(self) -> None:
+        """Close every open socket once (a forced disconnect; clients reconnect)."""
+
+    def outage(self, down: bool) -> None:
+        """Start (True) or end (False) a venue outage: every REST request answered 503."""
 
 
 class Bound(StrEnum):
@@ -109,6 +115,15 @@ class Normalizer(abc.ABC):
     @abc.abstractmethod
     def normalize(self, payload: bytes, ts_recv_ms: int) -> list[Event]:
         """Turn one frame into events (possibly none)."""
+
+    def learn(self, instruments: Iterable[Instrument]) -> None:  # noqa: B027 - optional hook
+        """Take note of what discovery says of instruments whose books are now kept.
+
+        Called when books start being kept (live and in ``rebuild``), before their frames.
+        A venue whose messages leave out market settings they depend on (Polymarket's book
+        hash covers the market's ``min_order_size`` and ``neg_risk``) reads them here from
+        ``Instrument.raw``; this default needs nothing.
+        """
 
     def ingest(self, payload: bytes, ts_recv_ms: int, books: dict[str, Book]) -> list[Event]:
         """Apply what a frame changes in ``books`` where it can; return the other events.

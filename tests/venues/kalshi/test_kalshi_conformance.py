@@ -30,17 +30,23 @@ import pytest
 import pytest_asyncio
 from kalshi_python_sync.models import (
     ExchangeStatus,
+    GetEventMetadataResponse,
     GetEventResponse,
     GetEventsResponse,
+    GetExchangeAnnouncementsResponse,
+    GetExchangeScheduleResponse,
     GetMarketOrderbookResponse,
     GetMarketResponse,
     GetMarketsResponse,
+    GetSeriesFeeChangesResponse,
     GetSeriesListResponse,
     GetSeriesResponse,
     GetTradesResponse,
 )
 from pydantic import BaseModel
 
+from pmtape.core.clock import now_ms
+from pmtape.venues.kalshi.fake import catalog
 from pmtape.venues.kalshi.fake.server import FakeKalshi
 from tests.helpers import eventually
 from tests.venues.kalshi.util import KEY_ID, throwaway_key
@@ -263,3 +269,71 @@ async def test_get_exchange_status(venue: tuple[FakeKalshi, Client]) -> None:
     _, client = venue
     status = await client.call(client.exchange.get_exchange_status)
     assert status == ExchangeStatus(exchange_active=True, trading_active=True)
+
+
+@pytest.mark.asyncio
+async def test_exchange_schedule_and_announcements_equal_the_fakes(
+    venue: tuple[FakeKalshi, Client],
+) -> None:
+    _, client = venue
+    got = await client.call(client.exchange.get_exchange_schedule)
+    assert isinstance(got, GetExchangeScheduleResponse)
+    now = now_ms()
+    assert got == GetExchangeScheduleResponse.from_dict(catalog.schedule(now))
+    (window,) = got.schedule.maintenance_windows
+    assert window.start_datetime.weekday() == 3  # Thursday
+    assert window.end_datetime.timestamp() * 1000 > now
+    (week,) = got.schedule.standard_hours
+    assert week.sunday == week.monday != []
+    news = await client.call(client.exchange.get_exchange_announcements)
+    assert isinstance(news, GetExchangeAnnouncementsResponse)
+    assert news == GetExchangeAnnouncementsResponse.from_dict(catalog.announcements(now))
+    assert window.start_datetime.isoformat()[:19] in news.announcements[0].message
+
+
+@pytest.mark.asyncio
+async def test_series_fee_changes_equal_the_fakes_series(
+    venue: tuple[FakeKalshi, Client],
+) -> None:
+    fake, client = venue
+    series = fake.series_objects()
+    upcoming = await client.call(client.exchange.get_series_fee_changes)
+    assert isinstance(upcoming, GetSeriesFeeChangesResponse)
+    assert upcoming == GetSeriesFeeChangesResponse.from_dict(
+        catalog.fee_changes(series, now_ms(), historical=False)
+    )
+    assert [c.series_ticker for c in upcoming.series_fee_change_arr] == [s.ticker for s in series]
+    assert all(
+        c.fee_type != s.fee_type
+        for c, s in zip(upcoming.series_fee_change_arr, series, strict=True)
+    )
+    one = series[0]
+    both = await client.call(
+        client.exchange.get_series_fee_changes, series_ticker=one.ticker, show_historical=True
+    )
+    assert both == GetSeriesFeeChangesResponse.from_dict(
+        catalog.fee_changes([one], now_ms(), historical=True)
+    )
+    past, future = both.series_fee_change_arr
+    assert past.scheduled_ts < future.scheduled_ts
+    assert past.fee_type == one.fee_type
+
+
+@pytest.mark.asyncio
+async def test_event_metadata_names_every_market_of_the_event(
+    venue: tuple[FakeKalshi, Client],
+) -> None:
+    fake, client = venue
+    series = {s.ticker: s for s in fake.series_objects()}
+    for event in fake.event_objects(None, nested=True):
+        got = await client.call(client.events.get_event_metadata, event.event_ticker)
+        assert isinstance(got, GetEventMetadataResponse)
+        assert got == GetEventMetadataResponse.from_dict(
+            catalog.event_metadata(event, series[event.series_ticker])
+        )
+        assert [d.market_ticker for d in got.market_details] == [
+            m.ticker for m in event.markets or []
+        ]
+        assert [s.name for s in got.settlement_sources] == ["Sim"]
+    with pytest.raises(kalshi.NotFoundException):
+        await client.call(client.events.get_event_metadata, "KXNOPE-26")

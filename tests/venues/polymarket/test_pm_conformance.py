@@ -9,8 +9,8 @@ paused once trades have happened so that its state holds still.
 The served book ``hash`` (REST ``/book``, ``/books`` and the market channel's ``book``) must
 equal what the client's ``get_order_book_hash`` computes from the same book.
 
-Not covered: ``get_market_trades_events`` (live activity, no shape in PROTOCOLS) and the
-rewards lists.
+Not covered: ``get_market_trades_events`` (live activity, no shape in PROTOCOLS). The
+rewards lists are served from the fake's markets, which run no rewards programme: empty.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ import pytest
 import pytest_asyncio
 from py_clob_client.client import ClobClient
 from py_clob_client.clob_types import BookParams, OrderBookSummary, OrderSummary
+from py_clob_client.clob_types import OrderType as V1OrderType
 from py_clob_client_v2.client import ClobClient as ClobClientV2
 from py_clob_client_v2.clob_types import BookParams as BookParamsV2
 from py_clob_client_v2.clob_types import OrderType, PricesHistoryParams
+from py_clob_client_v2.exceptions import PolyApiException as PolyApiExceptionV2
 
 from pmtape.core.events import Level
 from pmtape.core.fixed import parse_e6
@@ -228,6 +230,46 @@ async def test_v1_client_prices_equal_the_fake_book(fake: FakePolymarket) -> Non
         assert e6(await call(client.get_tick_size, token)) == fake.tick_e6(token)
         assert await call(client.get_neg_risk, token) is False
         assert await call(client.get_fee_rate_bps, token) == 0
+
+
+@pytest.mark.asyncio
+async def test_v1_client_market_price_walks_the_fakes_book(fake: FakePolymarket) -> None:
+    # ``calculate_market_price`` needs the order builder, which a v1 client only has with a
+    # key; the key signs nothing here (the call reads ``/book`` only).
+    client = ClobClient(fake.urls["clob_url"], key="0x" + "11" * 32, chain_id=POLYGON)
+    walked = 0
+    for token in tokens_of(fake):
+        bids, asks = fake.true_book(token)
+        if len(bids) < 2 or len(asks) < 2:
+            continue
+        walked += 1
+        # Just more than the best ask's value (USDC) buys into the second-best ask.
+        dollars = asks[0][0] * asks[0][1] / ONE_E6**2 + 0.01
+        buy = await call(client.calculate_market_price, token, "BUY", dollars, V1OrderType.FOK)
+        assert e6(buy) == asks[1][0]
+        # Just more than the best bid's size (shares) sells into the second-best bid.
+        shares = bids[0][1] / ONE_E6 + 0.5
+        sell = await call(client.calculate_market_price, token, "SELL", shares, V1OrderType.FOK)
+        assert e6(sell) == bids[1][0]
+        # More shares than all the bids hold: a fill-or-kill finds no match.
+        everything = sum(size for _, size in bids) / ONE_E6 + 1
+        with pytest.raises(Exception, match="no match"):
+            await call(client.calculate_market_price, token, "SELL", everything, V1OrderType.FOK)
+    assert walked
+
+
+@pytest.mark.asyncio
+async def test_v2_client_reads_the_rewards_programmes_of_the_fake(fake: FakePolymarket) -> None:
+    # The fake's markets run no liquidity-rewards programme (``rewards.rates`` is null).
+    client = ClobClientV2(fake.urls["clob_url"], POLYGON)
+    markets = fake.generator.active_markets
+    assert all(fake.clob_market(m)["rewards"]["rates"] is None for m in markets)
+    assert await call(client.get_current_rewards) == []
+    for m in markets:
+        assert await call(client.get_raw_rewards_for_market, fake.condition_id(m)) == []
+    with pytest.raises(PolyApiExceptionV2) as err:
+        await call(client.get_raw_rewards_for_market, "0x" + "ab" * 32)
+    assert err.value.status_code == 404
 
 
 @pytest.mark.asyncio

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ from pmtape.core.book import Book
 from pmtape.core.events import ASK, BID, BookDelta, Event, TopOfBook
 from pmtape.core.fixed import parse_e6_plain
 from pmtape.native import module_status
-from pmtape.venues.polymarket.messages import BestBidAskMsg, PriceChangeMsg
+from pmtape.venues.polymarket.fake.wire import corrupt_hash
+from pmtape.venues.polymarket.messages import BestBidAskMsg, Level, PriceChangeMsg, book_hash
 from pmtape.venues.polymarket.normalize import PolymarketNormalizer
 from pmtape.venues.polymarket.scan import price_change
 from tests.venues.polymarket.util import sim_wire
@@ -102,14 +104,7 @@ def _ingest(
 
 def _both(frames: list[bytes]) -> None:
     """Feed ``frames`` to a normalizer with the scanner and one without; all must agree."""
-    fast, slow = PolymarketNormalizer(scan=True), PolymarketNormalizer(scan=False)
-    fast_books, slow_books = _books(), _books()
-    for i, frame in enumerate(frames):
-        got = _ingest(fast, frame, RECV + i, fast_books)
-        want = _ingest(slow, frame, RECV + i, slow_books)
-        assert got == want, frame
-        assert fast.stats == slow.stats, frame
-        assert _state(fast_books) == _state(slow_books), frame
+    _both_informed(frames, {})
 
 
 # -- 1. the plain frames the venue sends are taken ------------------------------------------------
@@ -820,3 +815,289 @@ def test_the_fake_venues_bursts_of_books_trades_and_changes_are_taken_as_msgspec
     assert fast.counters["tob_checks"] > 0
     assert _state(fast.books) == _state(slow.books)
     assert fast.trades.to_table().equals(slow.trades.to_table())
+
+
+# -- 5. hashed books: the scanner checks the hash as the general path does ------------------------
+
+Settings = dict[str, tuple[Any, Any]]  # token -> the market's min_order_size and neg_risk
+
+
+def _hashed(
+    msg: dict[str, Any], settings: tuple[Any, Any] = ("5", False), *, wrong: bool = False
+) -> dict[str, Any]:
+    """``msg`` with the venue's hash of its fields and the market ``settings`` (or a wrong one)."""
+    fields = [msg.get(k) for k in ("market", "asset_id", "timestamp")]
+    levels = [[Level(lv["price"], lv["size"]) for lv in msg[side]] for side in ("bids", "asks")]
+    extra = [msg.get("tick_size"), settings[1], msg.get("last_trade_price")]
+    digest = book_hash(*fields, *levels, settings[0], *extra)
+    return {**msg, "hash": corrupt_hash(digest) if wrong else digest}
+
+
+def _ws_book(token: str = TOKEN_B, **fields: Any) -> dict[str, Any]:
+    """A market-channel book as the venue sends it (best last), without its hash."""
+    msg: dict[str, Any] = {
+        "event_type": "book",
+        "market": MARKET,
+        "asset_id": token,
+        "timestamp": str(STAMP),
+        "bids": [{"price": "0.40", "size": "1"}, {"price": "0.45", "size": "2.5"}],
+        "asks": [{"price": "0.60", "size": "3"}, {"price": "0.55", "size": "0"}],
+        "tick_size": "0.01",
+        "last_trade_price": "0.5",
+    }
+    return {**msg, **fields}
+
+
+def _without(msg: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in msg.items() if k not in keys}
+
+
+def _dump(msg: dict[str, Any]) -> bytes:
+    return json.dumps(msg, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _both_informed(frames: list[bytes], settings: Settings) -> list[PolymarketNormalizer]:
+    """Feed ``frames`` to a normalizer with the scanner and one without, both told these
+    market settings; events, counters and books must agree. Return them (scanner first)."""
+    norms = [PolymarketNormalizer(scan=True), PolymarketNormalizer(scan=False)]
+    for norm in norms:
+        for token, (mos, neg) in settings.items():
+            norm.set_market_info(token, mos, neg)
+    fast, slow = norms
+    fast_books, slow_books = _books(), _books()
+    for i, frame in enumerate(frames):
+        got = _ingest(fast, frame, RECV + i, fast_books)
+        want = _ingest(slow, frame, RECV + i, slow_books)
+        assert got == want, frame
+        assert fast.stats == slow.stats, frame
+        assert _state(fast_books) == _state(slow_books), frame
+    return norms
+
+
+def _counts() -> dict[str, int]:
+    return {"hash_ok": 0, "hash_assumed_defaults": 0}  # as in the normalizer's stats
+
+
+def _scan_counted(
+    frame: bytes, known: dict[str, tuple[bytes, bytes] | None]
+) -> tuple[int, dict[str, int]]:
+    # No learn: a book with its own settings (a REST body) is declined.
+    stats = _counts()
+    return price_change(frame, RECV, _books(), [], stats, known), stats
+
+
+def test_a_book_whose_hash_checks_out_is_taken_and_counted() -> None:
+    frame = _dump(_hashed(_ws_book()))
+    books = _books()
+    stats = _counts()
+    assert price_change(frame, RECV, books, [], stats, {}) == 1
+    assert stats == {"hash_ok": 1, "hash_assumed_defaults": 1}
+    b = books[TOKEN_B]
+    assert (dict(b.bids), dict(b.asks)) == ({450_000: 2_500_000, 400_000: 1e6}, {600_000: 3e6})
+    assert (b.snapshots, b.stale_reason) == (2, None)  # the gap mark cleared by the good book
+    assert price_change(frame, RECV, _books(), []) == -1  # nobody to count it: declined
+    _both_informed([frame], {})
+
+
+def test_a_book_is_checked_with_its_markets_stated_settings() -> None:
+    frame = _dump(_hashed(_ws_book(), ("15", True)))
+    stated = {TOKEN_B: (b'"15"', b"true")}
+    assert _scan_counted(frame, stated) == (1, {"hash_ok": 1, "hash_assumed_defaults": 0})
+    assert _scan_counted(frame, {}) == (-1, _counts())  # with the defaults it mismatches
+    assert _scan_counted(frame, {TOKEN_B: None}) == (-1, _counts())  # settings it cannot write
+    norm, _ = _both_informed([frame], {TOKEN_B: ("15", True)})
+    assert (norm.stats["hash_ok"], norm.stats["hash_assumed_defaults"]) == (1, 0)
+    norm, _ = _both_informed([frame], {TOKEN_B: ("15", False)})
+    assert norm.stats["hash_mismatch"] == 1
+    _both_informed([frame], {TOKEN_B: ("\ud800", True)})  # a lone surrogate: no hash matches
+
+
+REST_ORDER = ["market", "asset_id", "timestamp", "hash", "bids", "asks", "min_order_size"]
+REST_ORDER += ["tick_size", "neg_risk", "last_trade_price"]  # the venue's (PROTOCOLS §1.4.1)
+
+
+def _rest_body(
+    token: str = TOKEN_B, settings: tuple[Any, Any] = ("15", True), *, wrong: bool = False
+) -> dict[str, Any]:
+    """A REST ``/book`` body: no event_type, all ten fields in the venue's order, hashed."""
+    body = {**_without(_ws_book(token), "event_type"), "hash": ""}
+    body.update(min_order_size=settings[0], neg_risk=settings[1])
+    body = _hashed(body, settings, wrong=wrong)
+    return {k: body[k] for k in REST_ORDER}
+
+
+def _learner() -> tuple[dict[str, tuple[bytes, bytes] | None], Callable[[str, Any, Any], None]]:
+    """A ``known`` map and the ``learn`` that fills it, as the normalizer's."""
+    known: dict[str, tuple[bytes, bytes] | None] = {}
+
+    def learn(token: str, mos: Any, neg: Any) -> None:
+        known[token] = (_encode(mos), _encode(neg))
+
+    return known, learn
+
+
+def test_a_rest_body_is_scanned_and_teaches_the_settings_of_the_channel_books() -> None:
+    rest = _dump(_rest_body())
+    known, learn = _learner()
+    stats = _counts()
+    assert price_change(rest, RECV, _books(), [], stats, known, learn) == 1
+    assert known == {TOKEN_B: (b'"15"', b"true")}
+    assert stats == {"hash_ok": 1, "hash_assumed_defaults": 0}
+    assert price_change(rest, RECV, _books(), [], _counts(), {}) == -1  # nobody to learn it
+    ws = _dump(_hashed(_ws_book(timestamp=str(STAMP + 1)), ("15", True)))
+    norm, _ = _both_informed([rest, ws, ws], {})
+    assert norm.stats["hash_ok"] == 3
+    assert norm.stats["hash_assumed_defaults"] == 0
+    assert norm.stats["hash_mismatch"] == 0
+
+
+# Hashed books the general path and the scanner must see alike: (frame, scanner takes it).
+# Frames with a field twice are declined whether or not their hash matches (msgspec keeps the
+# last word, here the right one).
+HASHED: dict[str, tuple[bytes, bool]] = {
+    "good": (_dump(_hashed(_ws_book())), True),
+    "wrong hash": (_dump(_hashed(_ws_book(), wrong=True)), False),
+    "empty hash": (_dump({**_ws_book(), "hash": ""}), False),
+    "null hash": (_dump({**_ws_book(), "hash": None}), False),
+    "no hash": (_dump(_ws_book()), True),
+    "hash of other settings": (_dump(_hashed(_ws_book(), ("15", True))), False),
+    "no market, tick or last trade": (
+        _dump(_hashed(_without(_ws_book(), "market", "tick_size", "last_trade_price"))),
+        True,
+    ),
+    "number stamp": (_dump(_hashed(_ws_book(timestamp=STAMP))), True),
+    "null stamp": (_dump(_hashed(_ws_book(timestamp=None))), True),
+    "no stamp": (_dump(_hashed(_without(_ws_book(), "timestamp"))), True),
+    "empty sides": (_dump(_hashed(_ws_book(bids=[], asks=[]))), True),
+    "spaced and reordered": (
+        json.dumps(dict(reversed(_hashed(_ws_book()).items())), indent=1).encode(),
+        True,
+    ),
+    "a level's extra field": (
+        _dump(_hashed(_ws_book(bids=[{"price": "0.4", "size": "1", "x": "y"}]))),
+        True,
+    ),
+    "a price written long": (
+        _dump(_hashed(_ws_book(bids=[{"price": "0.400", "size": "01"}]))),
+        True,
+    ),
+    "a field changed after hashing": (
+        _dump({**_hashed(_ws_book()), "tick_size": "0.001"}),
+        False,
+    ),
+    "a level changed after hashing": (
+        _dump({**_hashed(_ws_book()), "bids": [{"price": "0.40", "size": "1"}]}),
+        False,
+    ),
+    "tick_size twice": (
+        _dump(_hashed(_ws_book())).replace(b'"tick_size"', b'"tick_size":"0.1","tick_size"'),
+        False,
+    ),
+    "hash twice": (
+        _dump(_hashed(_ws_book())).replace(b'"bids"', b'"hash":"00","bids"'),
+        False,
+    ),
+    "own min_order_size": (_dump(_hashed(_ws_book(min_order_size="5"))), False),
+    "after a top": (b"[" + _top() + b"," + _dump(_hashed(_ws_book())) + b"]", True),
+    "good then wrong": (
+        b"[" + _dump(_hashed(_ws_book())) + b"," + _dump(_hashed(_ws_book(), wrong=True)) + b"]",
+        False,
+    ),
+    "a token without a book": (_dump(_hashed(_ws_book(TOKEN_X))), True),
+    "DEL in the market": (_dump(_hashed(_ws_book(market="0x\x7f"))), True),
+    "REST body": (_dump(_rest_body()), True),
+    "REST body, spaced": (json.dumps(_rest_body(), indent=2).encode(), True),
+    "REST body, wrong hash": (_dump(_rest_body(wrong=True)), False),
+    "REST body, default settings": (_dump(_rest_body(settings=("5", False))), True),
+    "REST /books": (b"[" + _dump(_rest_body()) + b"," + _dump(_rest_body(TOKEN_X)) + b"]", True),
+    "REST body without settings": (
+        _dump(_hashed(_without(_rest_body(), "min_order_size", "neg_risk"), ("5", False))),
+        True,
+    ),
+    "REST body, min_order_size alone": (
+        _dump(_hashed(_without(_rest_body(), "neg_risk"), ("15", False))),
+        False,
+    ),
+    "REST body, neg_risk a string": (_dump({**_rest_body(), "neg_risk": "true"}), False),
+    "REST body, neg_risk null": (_dump({**_rest_body(), "neg_risk": None}), False),
+    "REST body, one side": (_dump(_without(_rest_body(), "asks")), False),
+    "REST body then a channel book it fits": (
+        b"[" + _dump(_rest_body()) + b"," + _dump(_hashed(_ws_book(), ("15", True))) + b"]",
+        True,
+    ),
+    "REST body then a channel book hashed with the defaults": (
+        b"[" + _dump(_rest_body()) + b"," + _dump(_hashed(_ws_book())) + b"]",
+        False,
+    ),
+}
+
+
+# What the general path counts of each (hash_ok, hash_mismatch); the rest have no hash.
+VERDICTS = {"wrong hash": (0, 1), "empty hash": (0, 1), "hash of other settings": (0, 1),
+            "a field changed after hashing": (0, 1), "a level changed after hashing": (0, 1),
+            "good then wrong": (1, 1), "null hash": (0, 0), "no hash": (0, 0),
+            "REST body, wrong hash": (0, 1), "REST /books": (2, 0),
+            "REST body, neg_risk a string": (0, 1), "REST body, neg_risk null": (0, 1),
+            "REST body, one side": (0, 0), "REST body then a channel book it fits": (2, 0),
+            "REST body then a channel book hashed with the defaults": (1, 1)}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", HASHED)
+def test_hashed_books_are_judged_alike_by_the_scanner_and_the_general_path(name: str) -> None:
+    frame, taken = HASHED[name]
+    books = _books()
+    before = _state(books)
+    out: list[Event] = []
+    touched = price_change(frame, RECV, books, out, _counts(), *_learner())
+    assert (touched >= 0) == taken
+    if not taken:
+        assert (out, _state(books)) == ([], before)
+    fast, _ = _both_informed([frame], {})
+    assert (fast.stats["hash_ok"], fast.stats["hash_mismatch"]) == VERDICTS.get(name, (1, 0))
+
+
+@st.composite
+def _hashed_frames(draw: st.DrawFn) -> tuple[bytes, Settings]:
+    """A book with a hash right or wrong, with or without its market's stated settings."""
+
+    def side() -> list[dict[str, str]]:
+        levels = draw(st.lists(st.tuples(st.sampled_from(GOOD_PRICES),
+                                         st.sampled_from(GOOD_SIZES)), max_size=6))  # fmt: skip
+        return [{"price": p, "size": z} for p, z in levels]
+
+    token = draw(st.sampled_from(TOKENS))
+    msg = _ws_book(token, bids=side(), asks=side())
+    for key in draw(st.lists(st.sampled_from(["market", "tick_size", "last_trade_price"]))):
+        msg.pop(key, None)
+    served = draw(st.sampled_from([("5", False), ("15", True), ("0.5", False)]))
+    stated: Settings = {}
+    if served != ("5", False) or draw(st.booleans()):  # mostly stated as served
+        stated[token] = draw(st.sampled_from([served, served, served, ("5", True)]))
+    if draw(st.integers(0, 3)) == 0:  # a REST body: no event_type, its own settings
+        msg = _without(msg, "event_type")
+        msg.update(min_order_size=served[0], neg_risk=served[1])
+    msg = _hashed(msg, served, wrong=draw(st.integers(0, 3)) == 0)
+    pairs = [(_q(k), json.dumps(v)) for k, v in msg.items()]
+    return _obj(draw, draw(st.permutations(pairs))).encode(), stated
+
+
+def test_generated_hashed_books_agree_between_the_scanner_and_the_general_path() -> None:
+    tally: Counter[str] = Counter()
+
+    @settings(max_examples=300, deadline=None)
+    @given(_hashed_frames())
+    def check(case: tuple[bytes, Settings]) -> None:
+        frame, stated = case
+        fast, _ = _both_informed([frame], stated)
+        known, learn = _learner()
+        for token, (mos, neg) in stated.items():
+            learn(token, mos, neg)
+        taken = price_change(frame, RECV, _books(), [], _counts(), known, learn) >= 0
+        assert taken == (fast.stats["hash_ok"] == 1)  # taken exactly when it matches
+        tally["ok" if fast.stats["hash_ok"] else "mismatch"] += 1
+        tally["rest"] += b"min_order_size" in frame
+
+    check()
+    assert tally["ok"] >= 100, tally
+    assert tally["mismatch"] >= 60, tally
+    assert tally["rest"] >= 40, tally

@@ -166,6 +166,25 @@ class LoopbackFake(abc.ABC):
         prefix = prefix or f"venues.{self.venue}"
         return {f"{prefix}.{k}": v for k, v in self.urls.items() if k != "debug_url"}
 
+    async def disconnect_all(self) -> None:
+        """Close every open socket now, once (the clients reconnect): a forced disconnect."""
+        await self.sockets.drop_all()
+
+    def outage(self, down: bool) -> None:
+        """Answer every REST request (and, where the venue does, every upgrade) with 503.
+
+        ``outage(False)`` puts back the error knobs as they were before the outage.
+        """
+        faults = self.faults
+        saved: tuple[float, tuple[int, ...]] | None = getattr(self, "_before_outage", None)
+        if down:
+            if saved is None:
+                self._before_outage = (faults.http_error_prob, faults.http_error_statuses)
+            faults.http_error_prob, faults.http_error_statuses = 1.0, (503,)
+        elif saved is not None:
+            faults.http_error_prob, faults.http_error_statuses = saved
+            del self._before_outage
+
     def pause(self) -> None:
         """Stop generating messages (sockets stay open, keepalives still answered)."""
         self._paused = True

@@ -24,11 +24,13 @@ from typing import Any
 import msgspec
 
 from pmtape.core import clock
+from pmtape.core.errors import PmtapeError
 from pmtape.core.events import MarketStatus
+from pmtape.core.fixed import format_e6, parse_e6
 from pmtape.core.instrument import Instrument, MarketInfo, tick_e6_of
 from pmtape.venues.base import DiscoveryResult
 from pmtape.venues.polymarket.constants import RULE, STATUS_RESOLVED, VENUE
-from pmtape.venues.polymarket.messages import GammaMarket
+from pmtape.venues.polymarket.messages import RAW_MIN_ORDER_SIZE, RAW_NEG_RISK, GammaMarket
 from pmtape.venues.polymarket.rest import PolymarketRest
 from pmtape.venues.polymarket.settings import PolymarketVenueConfig
 
@@ -196,10 +198,26 @@ def build_market(m: GammaMarket, raw: dict[str, Any]) -> tuple[MarketInfo, list[
             tags=tags,
             activity=activity,
             tick_e6=tick,
+            raw=book_settings(m),
         )
         for token, outcome in zip(tokens, outcomes, strict=True)
     ]
     return info, instruments
+
+
+def book_settings(m: GammaMarket) -> dict[str, Any] | None:
+    """The market settings its books' hash covers (PROTOCOLS §1.4.1), kept in
+    ``Instrument.raw``: Gamma's ``orderMinSize`` written as the CLOB writes
+    ``min_order_size`` (shortest decimal: 5 -> "5") and ``negRisk``; None unless both."""
+    if m.negRisk is None or m.orderMinSize is None or isinstance(m.orderMinSize, bool):
+        return None
+    try:
+        size = parse_e6(str(m.orderMinSize))
+    except (PmtapeError, ArithmeticError, ValueError):
+        return None
+    if size <= 0:
+        return None
+    return {RAW_MIN_ORDER_SIZE: format_e6(size), RAW_NEG_RISK: m.negRisk}
 
 
 def json_strings(value: str | list[str] | None) -> list[str]:

@@ -18,6 +18,10 @@ DEFAULT_MIN_ORDER_SIZE = "5"
 """A market's ``min_order_size`` when nothing says otherwise (a live book hash matched it)."""
 DEFAULT_NEG_RISK = False
 """A market's ``neg_risk`` when nothing says otherwise."""
+RAW_MIN_ORDER_SIZE = "min_order_size"
+"""``Instrument.raw`` key of the market's ``min_order_size``, as the CLOB writes it ("5")."""
+RAW_NEG_RISK = "neg_risk"
+"""``Instrument.raw`` key of the market's ``neg_risk`` (a bool)."""
 
 
 class Level(msgspec.Struct, gc=False):
@@ -315,6 +319,8 @@ class GammaMarket(msgspec.Struct, kw_only=True):
     liquidityNum: Number | None = None
     volume24hr: Number | None = None
     orderPriceMinTickSize: Number | None = None
+    orderMinSize: Number | None = None
+    negRisk: bool | None = None
     tags: list[GammaTag] | None = None
     events: list[GammaEventRef] | None = None
 

@@ -14,14 +14,16 @@ the same path.
 A book that carries a ``hash`` is checked against it (``messages.book_hash``; PROTOCOLS
 §1.4.1, §1.6.4): counted ``hash_ok`` or ``hash_mismatch``, and a mismatching book is still
 applied but marked stale (``"hash mismatch"``) until a good one arrives. A market-channel
-``book`` lacks the market's ``min_order_size`` and ``neg_risk``: they are learnt from REST
-bodies and ``set_market_info``; checks that had to assume the venue defaults are counted
-``hash_assumed_defaults``.
+``book`` lacks the market's ``min_order_size`` and ``neg_risk``: they are learnt from
+discovery (``learn``, when books start being kept), REST bodies and ``set_market_info``;
+checks that had to assume the venue defaults are counted ``hash_assumed_defaults``. The
+scanner checks hashed books itself and takes those that match; a mismatch is left to the
+general path, which counts it and marks the book.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -41,6 +43,7 @@ from pmtape.core.events import (
     Trade,
 )
 from pmtape.core.fixed import parse_e6, parse_e6_plain
+from pmtape.core.instrument import Instrument
 from pmtape.core.snapshot import refused_reason
 from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.polymarket.constants import (
@@ -54,6 +57,8 @@ from pmtape.venues.polymarket.constants import (
 from pmtape.venues.polymarket.messages import (
     DEFAULT_MIN_ORDER_SIZE,
     DEFAULT_NEG_RISK,
+    RAW_MIN_ORDER_SIZE,
+    RAW_NEG_RISK,
     book_hash,
 )
 
@@ -144,9 +149,12 @@ class _Resolved(msgspec.Struct, tag_field="event_type", tag="market_resolved", g
 # message, where a bad message or item is counted and skipped alone.
 _Msg = _PriceChange | _Book | _LastTrade | _BestBidAsk | _TickSize | _NewMarket | _Resolved
 _DECODE = msgspec.json.Decoder(list[_Msg] | _Msg).decode
+_encode = msgspec.json.Encoder().encode
 _NO_BOOKS: dict[str, Book] = {}
 
-_Scan = Callable[[bytes, int, dict[str, Book], list[Event]], int]
+_Known = dict[str, tuple[bytes, bytes] | None]
+_Learn = Callable[[str, Any, Any], None]
+_Scan = Callable[[bytes, int, dict[str, Book], list[Event], dict[str, int], _Known, _Learn], int]
 _SCAN: _Scan | None
 try:  # the compiled scanner of plain frames (scan.pyx); without it, decode them all
     from pmtape.venues.polymarket.scan import price_change as _SCAN
@@ -165,10 +173,32 @@ class PolymarketNormalizer(Normalizer):
         # scan=False: every frame takes the general path (the tests compare the two).
         self._scan = _SCAN if scan else None
         self._market_info: dict[str, tuple[Any, Any]] = {}  # token -> (min_order_size, neg_risk)
+        # The same as JSON texts, for the scanner's hash check (None: they cannot be written).
+        self._hash_info: _Known = {}
+        self._learn: _Learn = self.set_market_info  # bound once, not per frame
 
-    def set_market_info(self, asset_id: str, min_order_size: str, neg_risk: bool) -> None:
+    def set_market_info(self, asset_id: str, min_order_size: Any, neg_risk: Any) -> None:
         """State a token's market ``min_order_size`` and ``neg_risk`` (for its books' hash)."""
         self._market_info[asset_id] = (min_order_size, neg_risk)
+        try:
+            self._hash_info[asset_id] = (_encode(min_order_size), _encode(neg_risk))
+        except (TypeError, ValueError):  # e.g. a lone surrogate: the general path decides
+            self._hash_info[asset_id] = None
+
+    def learn(self, instruments: Iterable[Instrument]) -> None:
+        """Take each token's market ``min_order_size`` and ``neg_risk`` from discovery.
+
+        Discovery keeps them in ``Instrument.raw`` (``discovery.book_settings``); a token
+        without both keeps what it had (the defaults, counted when a check assumes them).
+        """
+        for inst in instruments:
+            raw = inst.raw
+            if raw is None:
+                continue
+            mos = raw.get(RAW_MIN_ORDER_SIZE)
+            neg = raw.get(RAW_NEG_RISK)
+            if type(mos) is str and type(neg) is bool:
+                self.set_market_info(inst.poll_key, mos, neg)
 
     def normalize(self, payload: bytes, ts_recv_ms: int) -> list[Event]:
         """Turn one frame or REST body into events, counting and skipping what is bad."""
@@ -188,7 +218,7 @@ class PolymarketNormalizer(Normalizer):
         scan = self._scan
         if scan is not None:
             out: list[Event] = []
-            touched = scan(payload, ts_recv_ms, books, out)
+            touched = scan(payload, ts_recv_ms, books, out, stats, self._hash_info, self._learn)
             if touched >= 0:  # a plain frame, read from its bytes
                 stats["events"] += touched + len(out)
                 return out
@@ -288,7 +318,7 @@ class PolymarketNormalizer(Normalizer):
             if neg is msgspec.UNSET:
                 neg = known[1]
         else:  # a REST body states its market's: remember them for the channel's books
-            self._market_info[msg.asset_id] = (mos, neg)
+            self.set_market_info(msg.asset_id, mos, neg)
         try:
             digest = book_hash(
                 msg.market,

@@ -3,15 +3,17 @@
 
 ``price_change`` reads a frame that is one message, or an array of them (a burst), of the
 kinds ``price_change``, ``book``, ``last_trade_price`` and ``best_bid_ask`` in the current
-format, straight from the bytes: no JSON objects, no strings but token ids (one per run of
+format (and REST ``/book`` bodies, ``/books`` arrays: books without ``event_type``), straight
+from the bytes: no JSON objects, no strings but token ids (one per run of
 items) and trade hashes. ``price_change`` items and full books go straight into the books
 it is given; trades and best bid/ask become the same events the general path makes. It
 accepts only the plainest form (every string without escapes, ASCII; token ids present;
 plain decimal prices strictly inside (0, 1) and plain decimal sizes; known sides; stamps of
-plain digits or null; no keys it does not know but with string values; none of the legacy
-forms; no ``book`` with a ``hash``, which the general path checks) and checks the whole
-frame before it changes any book. Anything else, however
-harmless, returns -1 untouched, and the caller (``PolymarketNormalizer.ingest``) decodes
+plain digits or null; no keys it does not know but with string values (``neg_risk``: a
+bool); none of the legacy
+forms; a ``book`` with a ``hash`` only if that hash checks out, see ``price_change``) and
+checks the whole frame before it changes any book. Anything else, however harmless (a hash
+mismatch too), returns -1 untouched, and the caller (``PolymarketNormalizer.ingest``) decodes
 the frame the general way, which decides what is bad. So wherever this answers, it answers
 as the general path would; the tests hold it to that over generated frames and the fake
 venue's bursts.
@@ -19,14 +21,20 @@ venue's bursts.
 Compiled by Cython only (``setup.py``); without the extension the general path does it all.
 """
 
-from cpython.unicode cimport PyUnicode_DecodeASCII
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Resize
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeASCII
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport qsort, realloc
 from libc.string cimport memcmp, memcpy
 
 from pmtape.core.book cimport Book, Side
 
+from hashlib import sha1
+
+import msgspec
+
 from pmtape.core.events import BookDelta, BookSnapshot, TopOfBook, Trade
+from pmtape.venues.polymarket.messages import DEFAULT_MIN_ORDER_SIZE, DEFAULT_NEG_RISK
 
 cdef enum:
     MAX_ITEMS = 65536  # in one frame; more goes the general way
@@ -34,9 +42,18 @@ cdef enum:
 cdef struct Item:
     Py_ssize_t key_at
     Py_ssize_t key_len
+    Py_ssize_t px_at  # a book level: its price and size texts (for the book's hash)
+    Py_ssize_t px_len
+    Py_ssize_t sz_at
+    Py_ssize_t sz_len
     long long px
     long long sz
     long side
+
+
+cdef struct Span:
+    Py_ssize_t at  # -1: absent
+    Py_ssize_t len
 
 
 cdef struct Msg:
@@ -57,6 +74,17 @@ cdef struct Msg:
     long long stamp  # -1: none
     long long best_bid  # top: -1 for the venue's "no bid" ("0")
     long long best_ask  # top: -1 for the venue's "no ask" ("1")
+    # book: the texts its hash covers, string values without their quotes; the stamp's and
+    # neg_risk's raw JSON values. A REST body states its market's min_order_size and neg_risk
+    # (a bool literal), which the channel's books lack.
+    Span book_hash
+    Span market
+    Span tick
+    Span last
+    Span stamp_text
+    Span mos
+    Span neg
+    bint assumed  # book: checked with the default market settings
 
 
 cdef enum:
@@ -203,6 +231,17 @@ cdef Py_ssize_t _key(
     return i if i < n else -1
 
 
+cdef Span _ABSENT = Span(-1, 0)
+
+
+cdef inline bint _keep(Span* s, Py_ssize_t at, Py_ssize_t n) noexcept nogil:
+    """Note where a value is; return whether the field was seen before."""
+    cdef bint again = s.at >= 0
+    s.at = at
+    s.len = n
+    return again
+
+
 cdef inline Py_ssize_t _next(
     const unsigned char* p, Py_ssize_t i, Py_ssize_t n, unsigned char close, bint* closed
 ) noexcept nogil:
@@ -262,6 +301,8 @@ cdef Py_ssize_t _fields(
             it.px = _price(p + v, vn)
             if it.px < 0:
                 return -1
+            it.px_at = v
+            it.px_len = vn
         elif _is(p, k, kn, b"size", 4):
             if seen & 4:
                 return -1
@@ -269,6 +310,8 @@ cdef Py_ssize_t _fields(
             it.sz = _e6(p + v, vn)
             if it.sz < 0:
                 return -1
+            it.sz_at = v
+            it.sz_len = vn
         elif level:
             pass  # a level's other fields are not read
         elif _is(p, k, kn, b"asset_id", 8):
@@ -329,14 +372,15 @@ cdef Py_ssize_t _message(
     cdef Py_ssize_t k, kn, v, vn, start
     cdef long long px
     # bits: type, changes, stamp, token, price, size, side, trade hash, bids, asks, best bid,
-    # best ask, book hash
+    # best ask
     cdef int seen = 0, bit
-    cdef bint closed
+    cdef bint closed, twice = False  # a field a book's hash covers, twice
     m.kind = -1
     m.stamp = -1
     m.side = -1
     m.hash_at = -1
     m.key_len = 0
+    m.book_hash = m.market = m.tick = m.last = m.stamp_text = m.mos = m.neg = _ABSENT
     i = _ws(p, i + 1, n)
     while True:
         i = _key(p, i, n, &k, &kn)
@@ -369,6 +413,7 @@ cdef Py_ssize_t _message(
             if seen & 4:
                 return -1
             seen |= 4
+            start = i  # the raw value, for the book hash
             if p[i] == 34:
                 v = i + 1
                 i = _string(p, v, n)
@@ -387,6 +432,16 @@ cdef Py_ssize_t _message(
                 m.stamp = _digits(p + v, i - v)
                 if m.stamp < 0:
                     return -1
+            _keep(&m.stamp_text, start, i - start)  # as served: quoted, digits or null
+        elif _is(p, k, kn, b"neg_risk", 8):
+            start = i
+            if n - i >= 4 and memcmp(p + i, b"true", 4) == 0:
+                i += 4
+            elif n - i >= 5 and memcmp(p + i, b"false", 5) == 0:
+                i += 5
+            else:
+                return -1  # not a bool: the general path hashes it as it is
+            twice |= _keep(&m.neg, start, i - start)
         else:
             if p[i] != 34:
                 return -1  # a value that is not a string: the general path skips or judges it
@@ -448,7 +503,15 @@ cdef Py_ssize_t _message(
                 else:
                     m.best_ask = px
             elif _is(p, k, kn, b"hash", 4):
-                seen |= 4096
+                twice |= _keep(&m.book_hash, v, vn)
+            elif _is(p, k, kn, b"market", 6):
+                twice |= _keep(&m.market, v, vn)
+            elif _is(p, k, kn, b"tick_size", 9):
+                twice |= _keep(&m.tick, v, vn)
+            elif _is(p, k, kn, b"last_trade_price", 16):
+                twice |= _keep(&m.last, v, vn)
+            elif _is(p, k, kn, b"min_order_size", 14):
+                twice |= _keep(&m.mos, v, vn)
             elif _is(p, k, kn, b"transaction_hash", 16):
                 if seen & 128:
                     return -1
@@ -468,14 +531,16 @@ cdef Py_ssize_t _message(
             return -1
         if closed:
             break
+    if m.kind == -1 and not seen & 1:
+        m.kind = BOOK  # no event_type: a REST book body, if it has both sides
     if m.kind == PRICE_CHANGE:
         if not seen & 2 or seen & 8:  # no items, or the legacy one-asset form
             return -1
     elif m.kind == BOOK:
         if m.key_len == 0 or (seen & 768) != 768:
             return -1
-        if seen & 4096:
-            return -1  # a book with a hash: the general path checks it
+        if twice or (m.mos.at < 0) != (m.neg.at < 0):
+            return -1  # the general path decides which word its hash covers
     elif m.kind == TRADE:
         if m.key_len == 0 or not seen & 16 or not seen & 32:
             return -1
@@ -590,7 +655,126 @@ cdef Py_ssize_t _apply(
     return touched
 
 
-def price_change(bytes payload, object ts_recv_ms, dict books, list out):
+# -- the book hash (PROTOCOLS §1.4.1): its serialization rebuilt from the frame's texts ----------
+
+# The market settings a channel book does not carry, as JSON texts, when nobody stated them.
+cdef tuple _DEFAULTS = (
+    msgspec.json.encode(DEFAULT_MIN_ORDER_SIZE),
+    msgspec.json.encode(DEFAULT_NEG_RISK),
+)
+cdef bytearray _doc = bytearray()  # the serialization being hashed: reused, never shrunk
+
+
+cdef inline Py_ssize_t _put(char* d, Py_ssize_t at, const void* src, Py_ssize_t n) noexcept nogil:
+    memcpy(d + at, src, n)
+    return at + n
+
+
+cdef inline Py_ssize_t _text(char* d, Py_ssize_t at, const unsigned char* p, Span s) noexcept nogil:
+    """A string value as msgspec writes it back (plain: verbatim, quoted), or null if absent."""
+    if s.at < 0:
+        return _put(d, at, b"null", 4)
+    d[at] = 34
+    at = _put(d, at + 1, p + s.at, s.len)
+    d[at] = 34
+    return at + 1
+
+
+cdef Py_ssize_t _levels(
+    char* d, Py_ssize_t at, const unsigned char* p, Py_ssize_t first, Py_ssize_t count
+) noexcept nogil:
+    """A book side as served: ``[{"price":…,"size":…},…]`` in wire order."""
+    cdef Py_ssize_t j
+    cdef Item* lv
+    d[at] = 91  # '['
+    at += 1
+    for j in range(first, first + count):
+        lv = &_items[j]
+        if j > first:
+            d[at] = 44
+            at += 1
+        at = _put(d, at, b'{"price":"', 10)
+        at = _put(d, at, p + lv.px_at, lv.px_len)
+        at = _put(d, at, b'","size":"', 10)
+        at = _put(d, at, p + lv.sz_at, lv.sz_len)
+        at = _put(d, at, b'"}', 2)
+    d[at] = 93  # ']'
+    return at + 1
+
+
+cdef int _hash_ok(const unsigned char* p, Msg* m, dict known, object learn) except -2:
+    """Check a scanned book's ``hash`` as ``PolymarketNormalizer._check_hash`` would: 1 if it
+    matches (``m.assumed``: with the default market settings), 0 if not or if the token's
+    stated settings cannot be written (the general path then decides and counts).
+
+    A book with its own settings (a REST body) is checked with them, and they are handed to
+    ``learn`` first, match or not, as the general path does (so a decline repeats the same)."""
+    cdef Py_ssize_t j, size, at = 0
+    cdef bytes mos, neg
+    cdef const char* digest
+    cdef Py_ssize_t digest_len
+    cdef char* d
+    key = PyUnicode_DecodeASCII(<const char*>p + m.key_at, m.key_len, NULL)
+    if m.mos.at >= 0:  # its own (both or neither: see _message)
+        if learn is None:
+            return 0
+        mos = b'"' + p[m.mos.at : m.mos.at + m.mos.len] + b'"'
+        neg = p[m.neg.at : m.neg.at + m.neg.len]
+        learn(key, PyUnicode_DecodeASCII(<const char*>p + m.mos.at, m.mos.len, NULL), neg == b"true")
+        m.assumed = False
+    else:
+        stated = known.get(key, _DEFAULTS) if known is not None else _DEFAULTS
+        if stated is None:
+            return 0
+        m.assumed = stated is _DEFAULTS
+        mos, neg = stated
+    # Room for it all: the fixed text, every value, quotes or null around the optional ones.
+    size = 200 + m.key_len + len(mos) + len(neg) + 26 * (m.bid_count + m.ask_count)
+    size += m.market.len + m.tick.len + m.last.len + m.stamp_text.len
+    for j in range(m.bid_first, m.bid_first + m.bid_count):
+        size += _items[j].px_len + _items[j].sz_len
+    for j in range(m.ask_first, m.ask_first + m.ask_count):
+        size += _items[j].px_len + _items[j].sz_len
+    if len(_doc) < size:
+        PyByteArray_Resize(_doc, size)
+    d = PyByteArray_AS_STRING(_doc)
+    at = _put(d, at, b'{"market":', 10)
+    at = _text(d, at, p, m.market)
+    at = _put(d, at, b',"asset_id":', 12)
+    at = _text(d, at, p, Span(m.key_at, m.key_len))
+    at = _put(d, at, b',"timestamp":', 13)
+    if m.stamp_text.at < 0:
+        at = _put(d, at, b"null", 4)
+    else:
+        at = _put(d, at, p + m.stamp_text.at, m.stamp_text.len)
+    at = _put(d, at, b',"hash":"","bids":', 18)
+    at = _levels(d, at, p, m.bid_first, m.bid_count)
+    at = _put(d, at, b',"asks":', 8)
+    at = _levels(d, at, p, m.ask_first, m.ask_count)
+    at = _put(d, at, b',"min_order_size":', 18)
+    at = _put(d, at, <const char*>mos, len(mos))
+    at = _put(d, at, b',"tick_size":', 13)
+    at = _text(d, at, p, m.tick)
+    at = _put(d, at, b',"neg_risk":', 12)
+    at = _put(d, at, <const char*>neg, len(neg))
+    at = _put(d, at, b',"last_trade_price":', 20)
+    at = _text(d, at, p, m.last)
+    d[at] = 125  # '}'
+    at += 1
+    hexdigest = sha1(memoryview(_doc)[:at], usedforsecurity=False).hexdigest()
+    digest = PyUnicode_AsUTF8AndSize(hexdigest, &digest_len)
+    return digest_len == m.book_hash.len and memcmp(digest, p + m.book_hash.at, digest_len) == 0
+
+
+def price_change(
+    bytes payload,
+    object ts_recv_ms,
+    dict books,
+    list out,
+    dict stats=None,
+    dict known=None,
+    object learn=None,
+):
     """Apply a plain market-channel frame to ``books``; return the books touched, or -1.
 
     The frame is one message or an array of them (a burst) of ``price_change``, ``book``,
@@ -600,6 +784,15 @@ def price_change(bytes payload, object ts_recv_ms, dict books, list out):
     or book after the first of them (or of a token without a book), are appended to ``out``
     as events, in frame order. -1 means the frame is not in the
     plain form and nothing was changed.
+
+    A ``book`` with a ``hash`` is taken only when ``stats`` (the normalizer's counters) is
+    given and the hash matches, checked with the token's market settings in ``known``
+    (token -> the JSON texts of its ``min_order_size`` and ``neg_risk``; None: unusable)
+    or the defaults; it counts ``hash_ok`` (and ``hash_assumed_defaults``) as the general
+    path would. A mismatch is the general path's to count and mark. A book without
+    ``event_type`` is a REST body (``/book``, or ``/books`` as an array): it states its
+    market's settings, checked with them and passed to ``learn(token, min_order_size,
+    neg_risk)`` (``PolymarketNormalizer.set_market_info``, which updates ``known``).
     """
     cdef const unsigned char* p = payload
     cdef Py_ssize_t n = len(payload)
@@ -633,6 +826,17 @@ def price_change(bytes payload, object ts_recv_ms, dict books, list out):
         return -1
     if _ws(p, i, n) != n:
         return -1
+    for j in range(nmsgs):  # every hashed book must check out before anything is applied
+        m = &_msgs[j]
+        if m.kind == BOOK and m.book_hash.at >= 0:
+            if stats is None or not _hash_ok(p, m, known, learn):
+                return -1
+    for j in range(nmsgs):
+        m = &_msgs[j]
+        if m.kind == BOOK and m.book_hash.at >= 0:
+            stats["hash_ok"] += 1
+            if m.assumed:
+                stats["hash_assumed_defaults"] += 1
     # The whole frame is plain: apply it, message by message.
     for j in range(nmsgs):
         m = &_msgs[j]

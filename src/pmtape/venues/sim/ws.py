@@ -94,7 +94,7 @@ class SimSession(VenueSession):
         finally:
             self._connected = False
             self._sink = None
-            sink.on_session_event(self.stream, "disconnected", {})
+            sink.on_session_event(self.stream, "disconnected", {"reason": "stopped"})
 
     async def subscribe(self, keys: Sequence[str]) -> None:
         """Start streaming these tokens, each from a full book; inactive ones are ignored."""

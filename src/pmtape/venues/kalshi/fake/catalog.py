@@ -4,20 +4,36 @@ Prices come from the true book: YES bid/ask are its best levels, and the NO leg 
 them (NO bid = 1 - YES ask, NO ask = 1 - YES bid, §2.5.4). ``volume_fp`` is the lifetime
 total, so never below ``volume_24h_fp``. Tick bands follow ``price_level_structure``
 (§2.4).
+
+The exchange-wide bodies (schedule, announcements, series fee changes) and event metadata
+follow the official client's models (PROTOCOLS has no shape for them) [I]: the exchange
+trades around the clock but for a weekly maintenance window (Thursday 08:00-10:00 UTC), the
+next of which is announced; each series has had one fee change and has the next one
+scheduled at the coming UTC midnight. They are derived from "now" at day granularity, so
+they hold still between reads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from hashlib import blake2b
+from typing import Any
+
+import msgspec
 
 from pmtape.core.events import Level
 from pmtape.core.fixed import SCALE
 from pmtape.venues.kalshi.fake.wire import count_fp, dollars, iso
-from pmtape.venues.kalshi.messages import Market, PriceRange, Series, SettlementSource
+from pmtape.venues.kalshi.messages import Event, Market, PriceRange, Series, SettlementSource
 from pmtape.venues.sim.universe import SimMarket
 
 _LISTED_BEFORE_OPEN_MS = 3_600_000
 _SETTLEMENT_TIMER_S = 1800
+_DAY_MS = 86_400_000
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_THURSDAY = 3  # 1970-01-01 was a Thursday: (day + 3) % 7 is the weekday index, Monday 0
+_MAINTENANCE_H = (8, 10)
+_FEE_TYPES = ("quadratic", "quadratic_with_maker_fees")
 _RANGES = {
     "linear_cent": [PriceRange("0.0000", "1.0000", "0.0100")],
     "deci_cent": [PriceRange("0.0000", "1.0000", "0.0010")],
@@ -109,3 +125,84 @@ def series_object(ticker: str, m: SimMarket) -> Series:
         contract_url="https://example.invalid/contract.pdf",
         contract_terms_url="https://example.invalid/terms.pdf",
     )
+
+
+def maintenance_window(now: int) -> tuple[int, int]:
+    """The next weekly maintenance window (start, end in epoch ms) not yet over at ``now``."""
+    day = now // _DAY_MS
+    day += (_THURSDAY - (day + 3) % 7) % 7
+    start, end = (day * _DAY_MS + h * 3_600_000 for h in _MAINTENANCE_H)
+    if end <= now:
+        start, end = start + 7 * _DAY_MS, end + 7 * _DAY_MS
+    return start, end
+
+
+def schedule(now: int) -> dict[str, Any]:
+    """``GET /exchange/schedule``: open all week (ET), and the next maintenance window."""
+    always = [{"open_time": "00:00", "close_time": "23:59"}]
+    start, end = maintenance_window(now)
+    week = {
+        "start_time": iso(0),
+        "end_time": iso((now // _DAY_MS + 365) * _DAY_MS),
+        **dict.fromkeys(_WEEKDAYS, always),
+    }
+    window = {"start_datetime": iso(start), "end_datetime": iso(end)}
+    return {"schedule": {"standard_hours": [week], "maintenance_windows": [window]}}
+
+
+def announcements(now: int) -> dict[str, Any]:
+    """``GET /exchange/announcements``: the next maintenance window, announced a day ahead."""
+    start, end = maintenance_window(now)
+    note = {
+        "type": "info",
+        "message": f"Scheduled maintenance from {iso(start)} to {iso(end)}.",
+        "delivery_time": iso(start - _DAY_MS),
+        "status": "active" if start - _DAY_MS <= now else "inactive",
+    }
+    return {"announcements": [note]}
+
+
+def fee_changes(series: list[Series], now: int, *, historical: bool) -> dict[str, Any]:
+    """``GET /series/fee_changes``: the next change of each series (and its past one)."""
+    midnight = (now // _DAY_MS + 1) * _DAY_MS
+    out = []
+    for s in series:
+        nxt = _FEE_TYPES[1] if s.fee_type == _FEE_TYPES[0] else _FEE_TYPES[0]
+        if historical:
+            past = {
+                "id": f"{s.ticker}-FEE-1",
+                "fee_type": s.fee_type,
+                "ts": midnight - 30 * _DAY_MS,
+            }
+            out.append(_fee_change(s, past))
+        out.append(_fee_change(s, {"id": f"{s.ticker}-FEE-2", "fee_type": nxt, "ts": midnight}))
+    return {"series_fee_change_arr": out}
+
+
+def _fee_change(s: Series, change: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": change["id"],
+        "series_ticker": s.ticker,
+        "fee_type": change["fee_type"],
+        "fee_multiplier": s.fee_multiplier,
+        "scheduled_ts": iso(change["ts"]),
+    }
+
+
+def event_metadata(event: Event, series: Series | None) -> dict[str, Any]:
+    """``GET /events/{event_ticker}/metadata``: images, a colour per market, settlement sources."""
+    return {
+        "image_url": f"/images/events/{event.event_ticker}.webp",
+        "featured_image_url": None,
+        "market_details": [
+            {
+                "market_ticker": m.ticker,
+                "image_url": f"/images/markets/{m.ticker}.webp",
+                "color_code": "#" + blake2b(m.ticker.encode(), digest_size=3).hexdigest(),
+            }
+            for m in event.markets or []
+        ],
+        "settlement_sources": msgspec.to_builtins(series.settlement_sources if series else []),
+        "competition": None,
+        "competition_scope": None,
+    }

@@ -1,5 +1,7 @@
 """The fake Kalshi's HTTP side: markets, events, books, trades, exchange status, debug views.
 
+Also the exchange schedule and announcements, series fee changes and event metadata.
+
 Paths sit under ``/trade-api/v2`` like the venue's; market data needs no auth. Listings
 page with an opaque cursor and end with ``cursor: ""``; ``status`` takes the filter
 vocabulary (``open``, ``closed``, ``settled``, ...; ``active`` is refused with 400) and
@@ -22,8 +24,10 @@ from typing import Any, Protocol
 import msgspec
 from aiohttp import web
 
+from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
 from pmtape.venues.kalshi.constants import EVENTS_PAGE_MAX, MARKETS_PAGE_MAX, ORDERBOOKS_MAX
+from pmtape.venues.kalshi.fake import catalog
 from pmtape.venues.kalshi.fake.faults import KalshiFakeFaults
 from pmtape.venues.kalshi.messages import Event, Market, OrderbookFp, RestTrade, Series
 
@@ -97,9 +101,13 @@ class FakeKalshiRest:
         r.add_get(PREFIX + "/markets/{ticker}", self.get_market)
         r.add_get(PREFIX + "/events", self.get_events)
         r.add_get(PREFIX + "/events/{event_ticker}", self.get_event)
+        r.add_get(PREFIX + "/events/{event_ticker}/metadata", self.get_event_metadata)
         r.add_get(PREFIX + "/series", self.get_series_list)
+        r.add_get(PREFIX + "/series/fee_changes", self.get_fee_changes)
         r.add_get(PREFIX + "/series/{series_ticker}", self.get_series)
         r.add_get(PREFIX + "/exchange/status", self.exchange_status)
+        r.add_get(PREFIX + "/exchange/schedule", self.exchange_schedule)
+        r.add_get(PREFIX + "/exchange/announcements", self.exchange_announcements)
         r.add_get("/debug/book", self.debug_book)
         r.add_get("/debug/stats", self.debug_stats)
 
@@ -227,6 +235,34 @@ class FakeKalshiRest:
         """``GET /exchange/status``."""
         body = {"exchange_active": True, "trading_active": True}
         return _json({**body, "exchange_estimated_resume_time": None})
+
+    async def exchange_schedule(self, request: web.Request) -> web.Response:
+        """``GET /exchange/schedule``: trading hours and the next maintenance window."""
+        return _json(catalog.schedule(now_ms()))
+
+    async def exchange_announcements(self, request: web.Request) -> web.Response:
+        """``GET /exchange/announcements``."""
+        return _json(catalog.announcements(now_ms()))
+
+    async def get_fee_changes(self, request: web.Request) -> web.Response:
+        """``GET /series/fee_changes[?series_ticker=&show_historical=true]``."""
+        q = request.query
+        series = self.fake.series_objects()
+        if "series_ticker" in q:
+            series = [s for s in series if s.ticker == q["series_ticker"]]
+        historical = q.get("show_historical", "false") == "true"
+        return _json(catalog.fee_changes(series, now_ms(), historical=historical))
+
+    async def get_event_metadata(self, request: web.Request) -> web.Response:
+        """``GET /events/{event_ticker}/metadata``: images and colours of its markets."""
+        ticker = request.match_info["event_ticker"]
+        event = next(
+            (e for e in self.fake.event_objects(None, True) if e.event_ticker == ticker), None
+        )
+        if event is None:
+            return _not_found("event")
+        series = {s.ticker: s for s in self.fake.series_objects()}.get(event.series_ticker)
+        return _json(catalog.event_metadata(event, series))
 
     # -- debug ---------------------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
 """The fake Limitless's HTTP side: active markets, market objects, order books, debug views.
 
+The site navigation (``/navigation``, ``/market-pages``, ``/property-keys``) is in ``pages``.
+
 ``/markets/active`` answers pages of at most 25 (``limit`` above 25 is a 400), 1-based,
 with ``totalMarketsCount``; past the end ``data`` is empty and the count 0. Books come best
 first with raw 1e6 sizes. Python-urllib's default User-Agent gets a 403, as on the venue.
 Fault knobs (slow answers, 429 with or without ``Retry-After``, 5xx) apply to every venue
-route, never to debug; good answers carry ``x-ratelimit-remaining``.
+route, never to debug or the Socket.IO feed; good answers carry ``x-ratelimit-remaining``.
 """
 
 from __future__ import annotations
@@ -20,13 +22,23 @@ from aiohttp import web
 
 from pmtape.core.events import Level
 from pmtape.core.fixed import format_e6
-from pmtape.venues.limitless.constants import PAGE_MAX
+from pmtape.venues.limitless.constants import EIO_PATH, PAGE_MAX
 from pmtape.venues.limitless.fake.faults import LimitlessFakeFaults
+from pmtape.venues.limitless.fake.pages import FakeLimitlessPages
 from pmtape.venues.limitless.messages import Market, Orderbook
 
 _encode = msgspec.json.Encoder().encode
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _RATE_REMAINING = "x-ratelimit-remaining"
+_NOT_VENUE = ("/debug", EIO_PATH)
+"""Paths the fault middleware leaves alone: the debug views and the Socket.IO feed."""
+
+
+def _route_stat(path: str) -> str:
+    """The counter name of a route: ``/markets``, ``/markets/*/orderbook``, ``/navigation``."""
+    if "/orderbook" in path:
+        return "/markets/*/orderbook"
+    return "/" + path.split("/", 2)[1]
 
 
 def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -71,19 +83,18 @@ class FakeLimitlessRest:
         r.add_get("/markets/active", self.markets_active)
         r.add_get("/markets/{slug}/orderbook", self.orderbook)
         r.add_get("/markets/{slug}", self.market)
+        FakeLimitlessPages(self.fake.listing).routes(app)
         r.add_get("/debug/book", self.debug_book)
         r.add_get("/debug/stats", self.debug_stats)
 
     @web.middleware
     async def _faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith("/markets"):
+        if request.path.startswith(_NOT_VENUE):
             return await handler(request)
         fake = self.fake
         faults = fake.faults
         fake.stats["http_requests"] += 1
-        fake.stats[
-            "http " + ("/markets/*/orderbook" if "/orderbook" in request.path else "/markets")
-        ] += 1
+        fake.stats["http " + _route_stat(request.path)] += 1
         if request.headers.get("User-Agent", "").startswith("Python-urllib"):
             fake.stats["http_403_user_agent"] += 1
             return _json({"message": "Forbidden"}, 403)

@@ -32,7 +32,6 @@ _encode = msgspec.json.Encoder().encode
 CLOB_PAGE = 500
 NO_BOOK = {"error": "No orderbook exists for the requested token id"}
 _INTERVAL_S = {"1m": 60, "1h": 3_600, "6h": 21_600, "1d": 86_400, "1w": 604_800}
-MIN_ORDER_SIZE = "5"
 
 
 def json_response(
@@ -93,7 +92,7 @@ class FakeClob:
         get(f"{prefix}/last-trade-price", self.token_route(self.last_trade))
         post(f"{prefix}/last-trades-prices", self.last_trades)
         get(f"{prefix}/tick-size", self.token_route(self.tick_size))
-        get(f"{prefix}/neg-risk", self.token_route(lambda _t: {"neg_risk": False}))
+        get(f"{prefix}/neg-risk", self.token_route(lambda t: {"neg_risk": self.settings(t)[1]}))
         get(f"{prefix}/fee-rate", self.token_route(lambda _t: {"base_fee": 0}))
         get(f"{prefix}/prices-history", self.prices_history)
 
@@ -126,6 +125,13 @@ class FakeClob:
             "price": enc.last_trade.get(token, "0.5"),
             "side": enc.last_trade_side.get(token, ""),
         }
+
+    def settings(self, token: str) -> tuple[str, bool]:
+        """Return an active token's market ``min_order_size`` and ``neg_risk``."""
+        market = self.fake.generator.market_of(token)
+        if market is None:
+            raise KeyError(token)
+        return self.fake.encoder.settings(market.market_id)
 
     def tick_size(self, token: str) -> dict[str, float]:
         """Return ``/tick-size``'s body: the token's tick now, a number."""
@@ -208,12 +214,13 @@ class FakeClob:
         m = self._by_condition(request.match_info["condition_id"])
         if m is None:
             return json_response({"error": "market not found"}, 404)
+        min_order_size, neg_risk = self.fake.encoder.settings(m.market_id)
         body = {
             "c": self.fake.condition_id(m),
             "t": [{"t": t, "o": o} for t, o in zip(m.token_ids, m.outcomes, strict=True)],
             "mts": e6_to_float(self.fake.tick_e6(m.token_ids[0])),
-            "mos": int(MIN_ORDER_SIZE),
-            "nr": False,
+            "mos": int(min_order_size),
+            "nr": neg_risk,
             "fd": {"r": 0, "e": 0},
         }
         return json_response(body)

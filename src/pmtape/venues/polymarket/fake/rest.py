@@ -24,6 +24,7 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from hashlib import blake2b
 from typing import Any, Protocol
 
@@ -31,10 +32,16 @@ import msgspec
 from aiohttp import web
 
 from pmtape.core.fixed import format_e6
-from pmtape.venues.polymarket.constants import BOOKS_BATCH_MAX
-from pmtape.venues.polymarket.fake.clob import MIN_ORDER_SIZE, ClobVenue, FakeClob
+from pmtape.venues.polymarket.constants import BOOKS_BATCH_MAX, CLOB_CURSOR_END
+from pmtape.venues.polymarket.fake.clob import CLOB_PAGE, ClobVenue, FakeClob
 from pmtape.venues.polymarket.fake.faults import FakeFaults
-from pmtape.venues.polymarket.fake.wire import PmIds, WireEncoder, corrupt_hash, wire_levels
+from pmtape.venues.polymarket.fake.wire import (
+    PmIds,
+    WireEncoder,
+    corrupt_hash,
+    market_settings,
+    wire_levels,
+)
 from pmtape.venues.polymarket.messages import Level as WireLevel
 from pmtape.venues.polymarket.messages import book_hash
 from pmtape.venues.sim.generator import SimGenerator, SimMarket
@@ -116,11 +123,45 @@ class FakeRest:
         app.router.add_get("/gamma/markets", self.gamma_legacy)
         app.router.add_get("/clob/book", self.get_book)
         app.router.add_post("/clob/books", self.post_books)
+        app.router.add_get("/clob/rewards/markets/current", self.rewards_current)
+        app.router.add_get("/clob/rewards/markets/{condition_id}", self.rewards_of_market)
         FakeClob(self.fake).routes(app, "/clob")
         app.router.add_get("/data/trades", self.trades_v1)
         app.router.add_get("/data/v2/trades", self.trades_v2)
         app.router.add_get("/debug/book", self.debug_book)
         app.router.add_get("/debug/stats", self.debug_stats)
+
+    def _rewarded(self) -> list[dict[str, Any]]:
+        """The active markets with a liquidity-rewards programme (CLOB ``rewards.rates``)."""
+        out = []
+        for m in self.fake.generator.active_markets:
+            obj = self.fake.clob_market(m)
+            rewards = obj["rewards"]
+            if rewards["rates"]:
+                out.append(
+                    {
+                        "condition_id": obj["condition_id"],
+                        "rewards_max_spread": rewards["max_spread"],
+                        "rewards_min_size": rewards["min_size"],
+                        "rewards_config": rewards["rates"],
+                    }
+                )
+        return out
+
+    async def rewards_current(self, request: web.Request) -> web.Response:
+        """``GET /rewards/markets/current``: every rewarded market, one page (cursor ends)."""
+        data = self._rewarded()
+        body = {"limit": CLOB_PAGE, "count": len(data), "next_cursor": CLOB_CURSOR_END}
+        return _json({**body, "data": data})
+
+    async def rewards_of_market(self, request: web.Request) -> web.Response:
+        """``GET /rewards/markets/{condition_id}``: its programme if any; 404 if unknown."""
+        cid = request.match_info["condition_id"]
+        if cid not in {self.fake.condition_id(m) for m in self.fake.generator.active_markets}:
+            return _json({"error": "market not found"}, 404)
+        data = [r for r in self._rewarded() if r["condition_id"] == cid]
+        body = {"limit": CLOB_PAGE, "count": len(data), "next_cursor": CLOB_CURSOR_END}
+        return _json({**body, "data": data})
 
     @web.middleware
     async def _faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -203,6 +244,7 @@ class FakeRest:
         market = fake.generator.market_of(token)
         if market is None:
             return None
+        min_order_size, neg_risk = fake.encoder.settings(market.market_id)
         book = FullRestBook(
             market=fake.ids.condition_id(market.market_id),
             asset_id=token,
@@ -210,9 +252,9 @@ class FakeRest:
             hash="",
             bids=wire_levels(bids),
             asks=wire_levels(asks),
-            min_order_size=MIN_ORDER_SIZE,
+            min_order_size=min_order_size,
             tick_size=format_e6(fake.tick_e6(token)),
-            neg_risk=False,
+            neg_risk=neg_risk,
             last_trade_price=fake.encoder.last_trade.get(token, ""),
         )
         digest = book_hash(
@@ -303,11 +345,19 @@ class GammaError(Exception):
 class GammaCatalog:
     """Gamma's view of the fake's markets (active ones plus decoys)."""
 
-    def __init__(self, ids: PmIds, *, decoys: bool = True) -> None:
+    def __init__(
+        self,
+        ids: PmIds,
+        *,
+        decoys: bool = True,
+        settings: Callable[[str], tuple[str, bool]] | None = None,
+    ) -> None:
         self.ids = ids
         self.decoys = decoys
         self.tick_of: Callable[[str], int] | None = None
         """A token's tick now (e6), as ``orderPriceMinTickSize`` states it at fetch time."""
+        # A market's min_order_size and neg_risk by sim market id (the wire's, for the hash).
+        self.settings = settings or partial(market_settings, varied=False)
 
     def listing(
         self, markets: list[SimMarket], now_ms: int, top_of: TopOf, query: Mapping[str, str]
@@ -349,6 +399,7 @@ class GammaCatalog:
         key = m.market_id + (f"#{variant}" if variant else "")
         tokens = list(m.token_ids) if not variant else _decoy_tokens(key)
         bid, ask = top_of(tokens[0])
+        min_order_size, neg_risk = self.settings(m.market_id)
         end_ms = now_ms - _HOUR_MS if variant == "expired" else m.close_ts
         volume24 = round(m.activity * 1000, 2)
         obj: dict[str, Any] = {
@@ -373,12 +424,12 @@ class GammaCatalog:
             "liquidityNum": round(m.activity * 2_000, 4),
             "volume24hr": volume24,
             "orderPriceMinTickSize": float(format_e6(self._tick(m, tokens[0], variant))),
-            "orderMinSize": 5,
+            "orderMinSize": int(min_order_size),
             "bestBid": float(bid),
             "bestAsk": float(ask),
             "lastTradePrice": 0.0,
             "spread": round(float(ask) - float(bid), 6),
-            "negRisk": False,
+            "negRisk": neg_risk,
             "events": [_event(m, self.ids)],
         }
         if with_tags:

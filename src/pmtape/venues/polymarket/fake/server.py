@@ -67,6 +67,7 @@ class FakePolymarket(LoopbackFake):
         tick_s: float = 0.01,
         faults: FakeFaults | None = None,
         freeze_gc: bool | None = None,
+        varied_settings: bool = False,
     ) -> None:
         self._init_fake(
             markets=markets,
@@ -81,7 +82,9 @@ class FakePolymarket(LoopbackFake):
         )
         self.ids = PmIds()
         self.encoder = WireEncoder(self.ids)
-        self.catalog = GammaCatalog(self.ids, decoys=decoys)
+        # varied_settings: markets' min_order_size/neg_risk vary, wherever the venue states them.
+        self.encoder.varied_settings = varied_settings
+        self.catalog = GammaCatalog(self.ids, decoys=decoys, settings=self.encoder.settings)
         self.faults = faults or FakeFaults()
         self.rng = random.Random(f"{seed}:fake")
         self.encoder.bad_hash = self.bad_hash
@@ -175,6 +178,7 @@ class FakePolymarket(LoopbackFake):
             for t, o in zip(m.token_ids, m.outcomes, strict=True)
         ]
         cid = self.ids.condition_id(m.market_id)
+        min_order_size, neg_risk = self.encoder.settings(m.market_id)
         return {
             "enable_order_book": True,
             "active": True,
@@ -182,7 +186,7 @@ class FakePolymarket(LoopbackFake):
             "archived": False,
             "accepting_orders": True,
             "accepting_order_timestamp": iso_s(m.open_ts),
-            "minimum_order_size": 5,
+            "minimum_order_size": int(min_order_size),
             "minimum_tick_size": e6_to_float(self.tick_e6(m.token_ids[0])),
             "condition_id": cid,
             "question_id": "0x" + blake2b(f"question:{cid}".encode(), digest_size=32).hexdigest(),
@@ -196,7 +200,7 @@ class FakePolymarket(LoopbackFake):
             "maker_base_fee": 0,
             "taker_base_fee": 0,
             "notifications_enabled": True,
-            "neg_risk": False,
+            "neg_risk": neg_risk,
             "neg_risk_market_id": "",
             "neg_risk_request_id": "",
             "icon": "",

@@ -14,8 +14,9 @@ its mid is above 0.96 or below 0.04, back when it returns: each move is announce
 multiple of the finer one).
 
 Every ``book`` carries the venue's real ``hash`` (``messages.book_hash`` of the message's own
-fields and the market's ``min_order_size`` and ``neg_risk``, which every fake market has at the
-venue defaults), unless asked to leave it out; ``WireEncoder.bad_hash``, when set and true for a
+fields and the market's ``min_order_size`` and ``neg_risk``: the venue defaults, or with
+``WireEncoder.varied_settings`` one of a few per market, as Gamma and the REST bodies state
+them too), unless asked to leave it out; ``WireEncoder.bad_hash``, when set and true for a
 book, serves a wrong one (the fake's ``bad_hash_prob`` fault).
 """
 
@@ -206,6 +207,12 @@ class WireEncoder:
         """Asked once per hashed ``book``: True serves a wrong hash (None: never)."""
         self.violation: Callable[[], str | None] | None = None
         """Asked once per ``book``: a ``violations.VIOLATIONS`` kind to serve (None: none)."""
+        self.varied_settings = False
+        """True: markets' ``min_order_size`` and ``neg_risk`` vary (``market_settings``)."""
+
+    def settings(self, market: str) -> tuple[str, bool]:
+        """Return a market's ``min_order_size`` and ``neg_risk`` (by its sim market id)."""
+        return market_settings(market, varied=self.varied_settings)
 
     def set_tick(self, token: str, tick_e6: int) -> None:
         """Register a token's market tick; its tick now follows its mid (see the module doc)."""
@@ -313,7 +320,7 @@ class WireEncoder:
             last_trade_price=self.last_trade.get(token, ""),
         )
         if with_hash:
-            digest = wire_book_hash(msg, DEFAULT_MIN_ORDER_SIZE, DEFAULT_NEG_RISK)
+            digest = wire_book_hash(msg, *self.settings(market))
             bad = self.bad_hash
             msg.hash = corrupt_hash(digest) if bad is not None and bad() else digest
         return msg
@@ -359,6 +366,19 @@ class WireEncoder:
         h = _ORDER_HASH.copy()
         h.update(next(self._orders).to_bytes(8, "big"))
         return h.hexdigest()
+
+
+_VARIED_SIZES = ("5", "15", "1", "50")
+
+
+def market_settings(market: str, *, varied: bool) -> tuple[str, bool]:
+    """Return a fake market's ``min_order_size`` and ``neg_risk``: the venue defaults, or
+    (``varied``) one of a few, fixed per market id (about one market in eight keeps both
+    defaults), so that a check done with the defaults would fail."""
+    if not varied:
+        return DEFAULT_MIN_ORDER_SIZE, DEFAULT_NEG_RISK
+    pick = blake2b(f"settings:{market}".encode(), digest_size=1).digest()[0]
+    return _VARIED_SIZES[pick % 4], bool(pick & 4)
 
 
 def wire_book_hash(msg: BookMsg, min_order_size: str, neg_risk: bool) -> str:
