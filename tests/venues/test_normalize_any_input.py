@@ -22,12 +22,15 @@ from pmtape.core.book import Book
 from pmtape.core.events import (
     BookDelta,
     BookSnapshot,
+    BookStale,
     Event,
     MarketStatus,
+    TickSize,
     TopOfBook,
     Trade,
 )
 from pmtape.core.fixed import E6_MAX, SCALE
+from pmtape.core.snapshot import AUDIT_ERR_PREFIX
 from pmtape.venues.base import Normalizer
 from pmtape.venues.kalshi.normalize import KalshiNormalizer
 from pmtape.venues.limitless.normalize import LimitlessNormalizer
@@ -396,6 +399,12 @@ def _check(event: Event) -> None:
                 assert px is None or _price_ok(px), event
             for sz in (event.bid_sz_e6, event.ask_sz_e6):
                 assert sz is None or _size_ok(sz), event
+        case TickSize():
+            assert event.key, event
+            assert 0 < event.tick_e6 < SCALE, event
+        case BookStale():
+            assert event.key, event
+            assert event.reason.startswith(AUDIT_ERR_PREFIX), event
         case MarketStatus():
             assert event.keys, event
             assert all(isinstance(k, str) and k for k in event.keys), event

@@ -68,11 +68,18 @@ class Recorder:
     def subscribed(self, instruments: Iterable[Instrument]) -> None:
         """Record that books of these instruments are now kept.
 
-        A row ends in the instrument's ``raw`` (a dict) when discovery kept one: the market
-        settings the venue's frames leave out, which ``rebuild`` must know as the collector did.
+        After the three ids a row holds the instrument's ``raw`` (a dict) when discovery kept
+        one: the market settings the venue's frames leave out, which ``rebuild`` must know as
+        the collector did; then its tick e6 (an int) when known, which the off-tick audit uses.
         """
         rows: list[list[Any]] = [
-            [i.market_id, i.instrument_id, i.poll_key, *([i.raw] if i.raw else [])]
+            [
+                i.market_id,
+                i.instrument_id,
+                i.poll_key,
+                *([i.raw] if i.raw else []),
+                *([i.tick_e6] if i.tick_e6 else []),
+            ]
             for i in instruments
         ]
         self.local(FrameKind.SUBSCRIBE, {"instruments": rows})

@@ -154,10 +154,13 @@ def rebuild(
 
 
 def _subscribed(venue: str, row: list[Any]) -> Instrument:
-    """An instrument of a ``subscribe`` row: its three ids, then its ``raw`` if the row ends
-    in a dict (older captures have none)."""
-    raw = row[-1] if len(row) > 3 and isinstance(row[-1], dict) else None
-    return Instrument(venue=venue, market_id=row[0], instrument_id=row[1], poll_key=row[2], raw=raw)
+    """An instrument of a ``subscribe`` row: its three ids, then its ``raw`` (a dict) and its
+    tick e6 (an int) where the row has them (older captures have neither or only ``raw``)."""
+    raw = next((x for x in row[3:] if isinstance(x, dict)), None)
+    tick = next((x for x in row[3:] if type(x) is int), 0)
+    return Instrument(
+        venue=venue, market_id=row[0], instrument_id=row[1], poll_key=row[2], raw=raw, tick_e6=tick
+    )
 
 
 def _replay(

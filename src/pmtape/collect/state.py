@@ -13,10 +13,9 @@ from collections.abc import Iterable
 
 from pmtape.core.apply import BookState
 from pmtape.core.book import Book
-from pmtape.core.errors import PmtapeError
-from pmtape.core.events import Trade
-from pmtape.core.fixed import parse_e6
+from pmtape.core.events import TickSize, Trade
 from pmtape.core.instrument import Instrument
+from pmtape.core.snapshot import AUDIT_ERR_PREFIX
 from pmtape.store.rows import SnapshotBatch, TradeBatch
 from pmtape.venues.base import Normalizer
 
@@ -38,7 +37,8 @@ class VenueBooks(BookState):
         self.normalizer = normalizer
         self.stale_after_ms = stale_after_ms
         self.pair_tolerance_e6 = pair_tolerance_e6
-        self.ticks: dict[str, int] = {}  # poll key -> tick e6, where discovery stated one
+        # poll key -> tick e6 of a kept book where known: discovery's, then the venue's word
+        self.ticks: dict[str, int] = {}
         self.pairs: dict[str, str] = {}  # poll key -> the other book of its binary market
         self.snapshots = SnapshotBatch()
         self.trades = TradeBatch()
@@ -59,9 +59,10 @@ class VenueBooks(BookState):
         super().add(instruments)
         self.normalizer.learn(instruments)  # market settings its frames leave out
         for inst in instruments:
-            tick = _tick_e6(inst)
-            if tick:
-                self.ticks[inst.poll_key] = tick
+            if inst.tick_e6 > 0:
+                self.ticks[inst.poll_key] = inst.tick_e6
+            else:
+                self.ticks.pop(inst.poll_key, None)
         self._pair_up({inst.market_id for inst in instruments})
 
     def remove(self, keys: Iterable[str]) -> list[Instrument]:
@@ -96,18 +97,21 @@ class VenueBooks(BookState):
                 continue
             poll = inst.poll_key
             other = pairs.get(poll)
+            book = books[poll]
             bad = batch.append_book(
                 now_ms,
                 self.venue,
                 inst.market_id,
                 inst.instrument_id,
-                books[poll],
+                book,
                 now_ms,
                 self.stale_after_ms,
                 ticks.get(poll, 0),
                 None if other is None else books.get(other),
                 self.pair_tolerance_e6,
             )
+            if bad is None and book.stale_reason is not None:
+                bad = _refused(book.stale_reason)
             if bad is not None:
                 counters = self.counters
                 counters["audit_rows"] += 1
@@ -123,19 +127,20 @@ class VenueBooks(BookState):
         self.trades = TradeBatch()
         return out
 
+    def _on_tick(self, ev: TickSize) -> None:
+        """Audit the book's later rows against the tick the venue now states."""
+        super()._on_tick(ev)
+        if ev.tick_e6 > 0:
+            self.ticks[ev.key] = ev.tick_e6
+
     def _on_trade(self, ev: Trade, book: Book) -> None:
         inst = self.by_poll[ev.key]
         self.trades.append_trade(self.venue, inst.market_id, inst.instrument_id, book.seq, ev)
         self.counters["trades"] += 1
 
 
-def _tick_e6(inst: Instrument) -> int:
-    """Return the instrument's tick in e6 when discovery kept one in ``raw``, else 0."""
-    raw = inst.raw
-    tick = raw.get("tick_size") if raw else None
-    if not isinstance(tick, str | int | float):
-        return 0
-    try:
-        return parse_e6(str(tick))
-    except PmtapeError:
-        return 0
+def _refused(stale_reason: str) -> list[str] | None:
+    """Return the audits a book's refused levels failed (its stale reason names them)."""
+    if stale_reason.startswith(AUDIT_ERR_PREFIX):
+        return stale_reason[len(AUDIT_ERR_PREFIX) :].split(",")
+    return None

@@ -14,7 +14,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from pmtape.core.book import Book
-from pmtape.core.events import BookDelta, BookSnapshot, Event, MarketStatus, TopOfBook, Trade
+from pmtape.core.events import (
+    BookDelta,
+    BookSnapshot,
+    BookStale,
+    Event,
+    MarketStatus,
+    TickSize,
+    TopOfBook,
+    Trade,
+)
 from pmtape.core.instrument import Instrument
 
 log = logging.getLogger(__name__)
@@ -76,6 +85,11 @@ class BookState:
                 self._on_trade(ev, book)  # type: ignore[arg-type]
             elif kind is TopOfBook:
                 self._check_top(ev, book)  # type: ignore[arg-type]
+            elif kind is TickSize:
+                self._on_tick(ev)  # type: ignore[arg-type]
+            elif kind is BookStale:
+                book.mark_stale(ev.reason)  # type: ignore[union-attr]
+                self.counters["books_refused"] += 1
 
     def book_progress(self, key: str) -> tuple[int, int] | None:
         """Return (full books applied, updates applied) of a poll key's book, or None."""
@@ -99,6 +113,9 @@ class BookState:
 
     def _on_trade(self, ev: Trade, book: Book) -> None:
         self.counters["trades"] += 1
+
+    def _on_tick(self, ev: TickSize) -> None:
+        self.counters["tick_changes"] += 1
 
     def _check_top(self, ev: TopOfBook, book: Book) -> None:
         self.counters["tob_checks"] += 1

@@ -97,4 +97,29 @@ class MarketStatus(msgspec.Struct, gc=False):
     event_slug: str | None = None
 
 
-Event = BookSnapshot | BookDelta | Trade | TopOfBook | MarketStatus
+class BookStale(msgspec.Struct, gc=False):
+    """The venue sent a book that could not be applied: keep the book, stale for ``reason``.
+
+    E.g. a full book with a price outside (0, 1): its levels are refused (the book keeps
+    what it had), and its rows say why until a good snapshot arrives.
+    """
+
+    key: str
+    reason: str
+    ts_recv_ms: int
+
+
+class TickSize(msgspec.Struct, gc=False):
+    """A venue's word that an instrument's tick (price grid) is now ``tick_e6``.
+
+    Levels already in the book stay valid; the tick is what the off-tick row audit checks
+    new snapshots against.
+    """
+
+    key: str
+    tick_e6: int
+    ts_event_ms: int | None
+    ts_recv_ms: int
+
+
+Event = BookSnapshot | BookDelta | Trade | TopOfBook | MarketStatus | TickSize | BookStale

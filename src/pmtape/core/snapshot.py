@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import msgspec
+
+from pmtape.core.fixed import SCALE
 
 SNAPSHOT_COLUMNS: tuple[str, ...] = (
     "ts_recv",
@@ -24,6 +28,29 @@ SNAPSHOT_COLUMNS: tuple[str, ...] = (
     "err",
     "source_ts",
 )
+
+AUDIT_ERR_PREFIX = "audit: "
+"""How a row's ``err`` names the invariant audits it fails: ``audit: crossed,off_tick``.
+
+Also the stale reason of a book whose venue sent levels no book can hold (a price outside
+(0, 1), a negative size): those are refused, and the rows say which audit they would fail.
+"""
+
+
+def refused_reason(levels: Iterable[tuple[int, int]]) -> str | None:
+    """Return the stale reason of a book refused for these (px e6, size e6) levels, if any.
+
+    A price outside (0, 1) fails ``px_range``, a negative size ``size``: the row audits the
+    levels would fail had they been kept. None: no level breaks either (refused for another
+    reason, e.g. an unreadable number, which is only counted).
+    """
+    faults = set()
+    for px, sz in levels:
+        if not 0 < px < SCALE:
+            faults.add("px_range")
+        if sz < 0:
+            faults.add("size")
+    return AUDIT_ERR_PREFIX + ",".join(sorted(faults)) if faults else None
 
 
 class SnapshotRow(msgspec.Struct, kw_only=True):

@@ -26,7 +26,7 @@ from pmtape.core.book import Book
 from pmtape.core.errors import StoreError
 from pmtape.core.events import Trade
 from pmtape.core.fixed import SCALE
-from pmtape.core.snapshot import SNAPSHOT_COLUMNS, SnapshotRow
+from pmtape.core.snapshot import AUDIT_ERR_PREFIX, SNAPSHOT_COLUMNS, SnapshotRow
 
 _F64_LIST = pa.list_(pa.float64())
 VENUE_TYPE: pa.DataType = pa.dictionary(pa.int32(), pa.string())
@@ -333,7 +333,7 @@ class SnapshotBatch:
         ):
             bad = [AUDIT_PAIR_DRIFT] if bad is None else [*bad, AUDIT_PAIR_DRIFT]
         if bad is not None:
-            why = "audit: " + ",".join(bad)
+            why = AUDIT_ERR_PREFIX + ",".join(bad)
             err = why if err is None else f"{err}; {why}"
         self.ts_recv.append(ts_recv_ms)
         self.venue.append(venue)

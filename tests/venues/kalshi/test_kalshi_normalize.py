@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pmtape.core.events import BookDelta, BookSnapshot, Event, MarketStatus, TopOfBook, Trade
+from pmtape.core.events import (
+    BookDelta,
+    BookSnapshot,
+    BookStale,
+    Event,
+    MarketStatus,
+    TopOfBook,
+    Trade,
+)
 from pmtape.core.fixed import SCALE
 from pmtape.venues.kalshi.fake.wire import count_fp
 from pmtape.venues.kalshi.normalize import KalshiNormalizer, yes_book
@@ -19,7 +27,7 @@ from pmtape.venues.kalshi.normalize import KalshiNormalizer, yes_book
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "kalshi"
 CASES = sorted(p.name.removesuffix(".frames") for p in FIXTURES.glob("*.frames"))
 TYPES: dict[str, type] = {
-    t.__name__: t for t in (BookSnapshot, BookDelta, Trade, TopOfBook, MarketStatus)
+    t.__name__: t for t in (BookSnapshot, BookDelta, Trade, TopOfBook, MarketStatus, BookStale)
 }
 RECV = 1_790_501_240_000
 COUNTERS = ("bad", "unknown", "control", "orphan", "duplicate_trades", "lifecycle_other")

@@ -9,14 +9,14 @@ from typing import Any
 import msgspec
 import pytest
 
-from pmtape.core.events import BookSnapshot, Event, MarketStatus
+from pmtape.core.events import BookSnapshot, BookStale, Event, MarketStatus
 from pmtape.core.fixed import parse_e6
 from pmtape.venues.limitless import sio
 from pmtape.venues.limitless.normalize import LimitlessNormalizer, size_e6
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "limitless"
 CASES = sorted(p.name.removesuffix(".frames") for p in FIXTURES.glob("*.frames"))
-TYPES: dict[str, type] = {t.__name__: t for t in (BookSnapshot, MarketStatus)}
+TYPES: dict[str, type] = {t.__name__: t for t in (BookSnapshot, MarketStatus, BookStale)}
 RECV = 1_790_501_240_000
 COUNTERS = ("bad", "unknown", "control", "keepalive", "ignored", "unkeyed", "duplicate", "markets")
 

@@ -130,7 +130,8 @@ async def test_channel_books_are_checked_with_the_market_settings_discovery_foun
     assert status["norm_hash_assumed_defaults"] == 0
     # The subscribe records carry each market's settings, and some are not the defaults.
     rows = _subscribed_rows(run_dir)
-    stated = {row[2]: (row[-1][RAW_MIN_ORDER_SIZE], row[-1][RAW_NEG_RISK]) for row in rows}
+    raws = {row[2]: next(x for x in row[3:] if isinstance(x, dict)) for row in rows}
+    stated = {k: (raw[RAW_MIN_ORDER_SIZE], raw[RAW_NEG_RISK]) for k, raw in raws.items()}
     assert len(stated) == len(rows) > 0
     assert set(stated.values()) - {(DEFAULT_MIN_ORDER_SIZE, DEFAULT_NEG_RISK)}
     assert not [r for r in _rows(tmp_path / "live") if HASH_MISMATCH in (r["err"] or "")]

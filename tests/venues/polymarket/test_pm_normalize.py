@@ -12,7 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pmtape.core.book import Book
-from pmtape.core.events import BookDelta, BookSnapshot, Event, MarketStatus, TopOfBook, Trade
+from pmtape.core.events import (
+    BookDelta,
+    BookSnapshot,
+    BookStale,
+    Event,
+    MarketStatus,
+    TickSize,
+    TopOfBook,
+    Trade,
+)
 from pmtape.venues.polymarket.messages import Level as _Lvl
 from pmtape.venues.polymarket.messages import book_hash
 from pmtape.venues.polymarket.normalize import HASH_MISMATCH, PolymarketNormalizer
@@ -21,7 +30,8 @@ from tests.venues.polymarket.util import sim_wire
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "polymarket" / "ws"
 CASES = sorted(p.name.removesuffix(".frame") for p in FIXTURES.glob("*.frame"))
 TYPES: dict[str, type] = {
-    t.__name__: t for t in (BookSnapshot, BookDelta, Trade, TopOfBook, MarketStatus)
+    t.__name__: t
+    for t in (BookSnapshot, BookDelta, Trade, TopOfBook, MarketStatus, TickSize, BookStale)
 }
 RECV = 1_790_501_240_000
 COUNTERS = ("bad", "unknown", "keepalive", "tick_size_change")

@@ -9,11 +9,13 @@ default or help with ``dataclasses.replace``.
 from __future__ import annotations
 
 import importlib
+import random
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pmtape.core.errors import UsageError
 from pmtape.venues.base import Bound, FakeCommand, Knob
 
 if TYPE_CHECKING:
@@ -85,6 +87,39 @@ UNKNOWN = Knob(
     "Chance per tick of a message type the client does not know, 0-1.",
     bound=Bound.SHARE,
 )
+VIOLATION_PROB = Knob(
+    "violation_prob",
+    float,
+    0.0,
+    "Chance that a served book breaks the --violation invariant, 0-1.",
+    bound=Bound.SHARE,
+)
+
+
+def violation_knob(kinds: tuple[str, ...]) -> Knob:
+    """Return the ``--violation`` knob of a fake that can serve these kinds of bad books."""
+    return Knob(
+        "violation",
+        str,
+        "",
+        f"Serve books breaking one audited invariant: {', '.join(kinds)} ('': none).",
+    )
+
+
+def violation_kind(kind: str, kinds: tuple[str, ...]) -> str:
+    """Return ``--violation``'s value if the fake can serve it; else raise a one-line error."""
+    if kind and kind not in kinds:
+        raise UsageError(f"--violation {kind}: not one of {', '.join(kinds)}")
+    return kind
+
+
+def pick_violation(kind: str, prob: float, rng: random.Random) -> str | None:
+    """Return ``kind`` for the next served book with chance ``prob`` (the ``violation`` fault)."""
+    if kind and prob > 0 and rng.random() < prob:
+        return kind
+    return None
+
+
 HTTP_ERROR = Knob(
     "http_error_prob",
     float,

@@ -18,7 +18,7 @@ import msgspec
 
 from pmtape.core.clock import iso_ms
 from pmtape.core.events import MarketStatus
-from pmtape.core.instrument import Instrument, MarketInfo
+from pmtape.core.instrument import Instrument, MarketInfo, tick_e6_of
 from pmtape.venues.base import DiscoveryResult
 from pmtape.venues.kalshi.constants import (
     EVENTS,
@@ -51,6 +51,13 @@ class KMarket(msgspec.Struct, kw_only=True):
     close_time: str | None = None
     volume_24h_fp: Number | None = None
     volume_24h: Number | None = None  # legacy integer
+    price_ranges: list[KPriceRange] | None = None
+
+
+class KPriceRange(msgspec.Struct, kw_only=True):
+    """One band of a market's price grid: ``step`` (dollars string) between start and end."""
+
+    step: Number | None = None
 
 
 class KEvent(msgspec.Struct, kw_only=True):
@@ -218,8 +225,19 @@ def build_market(m: KMarket, event: KEvent | None) -> tuple[MarketInfo, Instrume
         rule=RULE,
         tags=tags,
         activity=activity,
+        tick_e6=_tick_e6(m),
     )
     return info, inst
+
+
+def _tick_e6(m: KMarket) -> int:
+    """Return the finest step of the market's price bands (e6), 0 if it states none.
+
+    A tapered grid (0.001 near the ends, 0.01 between) is audited on its finest step: every
+    valid price is a multiple of it, so a price off it is certainly off the grid.
+    """
+    steps = [tick_e6_of(r.step) for r in m.price_ranges or ()]
+    return min((s for s in steps if s), default=0)
 
 
 def _title(m: KMarket, event: KEvent | None) -> str:

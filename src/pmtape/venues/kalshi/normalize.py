@@ -38,6 +38,7 @@ from pmtape.core.events import (
     BID,
     BookDelta,
     BookSnapshot,
+    BookStale,
     Event,
     Level,
     MarketStatus,
@@ -45,6 +46,7 @@ from pmtape.core.events import (
     Trade,
 )
 from pmtape.core.fixed import E6_MAX, SCALE, token_e6
+from pmtape.core.snapshot import refused_reason
 from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.kalshi.constants import (
     CONTROL_TYPES,
@@ -207,6 +209,7 @@ class KalshiNormalizer(Normalizer):
         sides = _sides(body)
         if body is None or not body.market_ticker or sides is None:
             self.stats["bad"] += 1
+            _refuse(body.market_ticker if body is not None else "", body, ts_recv_ms, out)
             return
         self._books[body.market_ticker] = (dict(sides[0]), dict(sides[1]))
         bids, asks = yes_book(*sides)
@@ -330,9 +333,11 @@ class KalshiNormalizer(Normalizer):
 
     def _rest_book(self, item: _BookItem, ts_recv_ms: int, out: list[Event]) -> None:
         key = item.ticker or item.market_ticker
-        sides = _sides(item.orderbook_fp or item.orderbook)
+        body = item.orderbook_fp or item.orderbook
+        sides = _sides(body)
         if not key or sides is None:
             self.stats["bad"] += 1
+            _refuse(key, body, ts_recv_ms, out)
             return
         bids, asks = yes_book(*sides)
         out.append(BookSnapshot(key, bids, asks, None, ts_recv_ms))
@@ -350,6 +355,29 @@ def yes_book(yes: dict[int, int], no: dict[int, int]) -> tuple[list[Level], list
     bids = sorted(yes.items(), reverse=True)
     asks = sorted((SCALE - q, size) for q, size in no.items())
     return bids, asks
+
+
+def _refuse(key: str, body: _SnapBody | None, ts_recv_ms: int, out: list[Event]) -> None:
+    """Mark a book stale when the venue sent levels no book can hold, naming the audits.
+
+    A NO bid outside (0, 1) is a YES ask outside too. The book keeps its levels until a
+    good snapshot.
+    """
+    if not key or body is None:
+        return
+    levels = []
+    for ladder in (body.yes_dollars_fp, body.yes_dollars, body.no_dollars_fp, body.no_dollars):
+        for level in ladder or ():
+            try:
+                px = num_e6(level[0])
+                size = num_e6(level[1])
+            except (*_BAD_NUMBER, IndexError):
+                continue
+            if px is not None and size is not None:
+                levels.append((px, size))
+    reason = refused_reason(levels)
+    if reason is not None:
+        out.append(BookStale(key, reason, ts_recv_ms))
 
 
 def _sides(body: _SnapBody | None) -> Sides | None:

@@ -24,8 +24,9 @@ import msgspec
 
 from pmtape.core.clock import iso_ms
 from pmtape.core.errors import VenueProtocolError
-from pmtape.core.events import BookSnapshot, Event, Level, MarketStatus
+from pmtape.core.events import BookSnapshot, BookStale, Event, Level, MarketStatus
 from pmtape.core.fixed import SCALE, token_e6
+from pmtape.core.snapshot import refused_reason
 from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.limitless import sio
 from pmtape.venues.limitless.constants import (
@@ -167,6 +168,7 @@ class LimitlessNormalizer(Normalizer):
             self._version[slug] = upd.version
         book = self._book(upd.orderbook.bids, upd.orderbook.asks)
         if book is None:
+            _refuse(slug, upd.orderbook.bids, upd.orderbook.asks, ts_recv_ms, out)
             return
         if upd.orderbook.tokenId:
             self._learn(upd.orderbook.tokenId, slug)
@@ -209,6 +211,8 @@ class LimitlessNormalizer(Normalizer):
             book = self._book(body.bids, body.asks)
             if book is not None:
                 out.append(BookSnapshot(slug, book[0], book[1], None, ts_recv_ms))
+            else:
+                _refuse(slug, body.bids, body.asks, ts_recv_ms, out)
         elif body.data is not None:
             for market in body.data:
                 self._market(market)
@@ -239,6 +243,21 @@ class LimitlessNormalizer(Normalizer):
         bid_levels.sort(reverse=True)
         ask_levels.sort()
         return bid_levels, ask_levels
+
+
+def _refuse(
+    slug: str, bids: list[_Lvl] | None, asks: list[_Lvl] | None, ts_recv_ms: int, out: list[Event]
+) -> None:
+    """Mark a book stale when the venue sent levels no book can hold, naming the audits."""
+    levels = []
+    for lvl in (*(bids or ()), *(asks or ())):
+        try:
+            levels.append((token_e6(bytes(lvl.price)), token_e6(bytes(lvl.size))))
+        except _BAD_NUMBER:
+            continue
+    reason = refused_reason(levels)
+    if reason is not None:
+        out.append(BookStale(slug, reason, ts_recv_ms))
 
 
 def _levels(levels: list[_Lvl] | None) -> list[Level] | None:

@@ -27,7 +27,7 @@ from pmtape.core import clock
 from pmtape.core.errors import PmtapeError
 from pmtape.core.events import MarketStatus
 from pmtape.core.fixed import format_e6, parse_e6
-from pmtape.core.instrument import Instrument, MarketInfo
+from pmtape.core.instrument import Instrument, MarketInfo, tick_e6_of
 from pmtape.venues.base import DiscoveryResult
 from pmtape.venues.polymarket.constants import RULE, STATUS_NEW, STATUS_RESOLVED, VENUE
 from pmtape.venues.polymarket.messages import RAW_MIN_ORDER_SIZE, RAW_NEG_RISK, GammaMarket
@@ -210,6 +210,7 @@ def build_market(m: GammaMarket, raw: dict[str, Any]) -> tuple[MarketInfo, list[
     title = m.question or ""
     slug = m.slug or ""
     event_slug = m.events[0].slug if m.events else None
+    tick = tick_e6_of(m.orderPriceMinTickSize)  # the grid now; tick_size_change moves it
     info = MarketInfo(
         venue=VENUE,
         market_id=gid,
@@ -236,6 +237,7 @@ def build_market(m: GammaMarket, raw: dict[str, Any]) -> tuple[MarketInfo, list[
             rule=RULE,
             tags=tags,
             activity=activity,
+            tick_e6=tick,
             raw=book_settings(m),
         )
         for token, outcome in zip(tokens, outcomes, strict=True)

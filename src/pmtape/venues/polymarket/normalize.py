@@ -33,15 +33,18 @@ from pmtape.core.errors import VenueProtocolError
 from pmtape.core.events import (
     BookDelta,
     BookSnapshot,
+    BookStale,
     Change,
     Event,
     Level,
     MarketStatus,
+    TickSize,
     TopOfBook,
     Trade,
 )
 from pmtape.core.fixed import parse_e6, parse_e6_plain
 from pmtape.core.instrument import Instrument
+from pmtape.core.snapshot import refused_reason
 from pmtape.venues.base import DECODE_ERRORS, Normalizer
 from pmtape.venues.polymarket.constants import (
     EVENT_TYPES,
@@ -106,6 +109,8 @@ class _PriceChange(msgspec.Struct, tag_field="event_type", tag="price_change", g
 
 class _TickSize(msgspec.Struct, tag_field="event_type", tag="tick_size_change", gc=False):
     asset_id: str = ""
+    new_tick_size: str = ""
+    timestamp: Stamp = None
 
 
 class _LastTrade(msgspec.Struct, tag_field="event_type", tag="last_trade_price", gc=False):
@@ -263,7 +268,13 @@ class PolymarketNormalizer(Normalizer):
                 self._top(msg, ts_recv_ms, out)
             case _TickSize():
                 # The tick only constrains new orders; levels already in the book stay valid.
+                # The book's later rows are audited against the new tick.
+                tick = _price(msg.new_tick_size)
+                if tick < 0 or not msg.asset_id:
+                    self.stats["bad"] += 1
+                    return
                 self.stats["tick_size_change"] += 1
+                out.append(TickSize(msg.asset_id, tick, _stamp(msg.timestamp), ts_recv_ms))
             case _NewMarket() | _Resolved():
                 self._status(msg, ts_recv_ms, out)
             case _:
@@ -279,7 +290,11 @@ class PolymarketNormalizer(Normalizer):
         bid_levels = _levels(bids)
         ask_levels = _levels(asks)
         if bid_levels is None or ask_levels is None:
+            # Levels no book can hold: the book keeps its levels, stale saying why.
             self.stats["bad"] += 1
+            reason = _rejected(bids, asks)
+            if reason is not None:
+                out.append(BookStale(msg.asset_id, reason, ts_recv_ms))
             return 0
         # Best is at the END of each wire list; never trust either end: sort ourselves.
         bid_levels.sort(reverse=True)
@@ -488,6 +503,11 @@ def _levels(levels: list[_Lvl]) -> list[Level] | None:
         else:
             book.pop(px, None)
     return list(book.items())
+
+
+def _rejected(bids: list[_Lvl], asks: list[_Lvl]) -> str | None:
+    # _price and _size answer -1 outside their ranges: px_range and size, as the audits say.
+    return refused_reason((_price(lvl.price), _size(lvl.size)) for lvl in (*bids, *asks))
 
 
 def _price(text: str) -> int:

@@ -67,6 +67,7 @@ def instruments_of(market: SimMarket) -> list[Instrument]:
             rule=RULE,
             tags=list(market.tags),
             activity=market.activity,
+            tick_e6=market.tick_e6,
         )
         for token, outcome in zip(market.token_ids, market.outcomes, strict=True)
     ]

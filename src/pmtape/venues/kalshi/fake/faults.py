@@ -23,7 +23,10 @@ from pmtape.venues.fake.options import (
     SLOW_MS,
     TRADE_RATIO,
     UNKNOWN,
+    VIOLATION_PROB,
+    violation_knob,
 )
+from pmtape.venues.kalshi.fake.violations import VIOLATIONS
 
 
 @dataclass
@@ -55,6 +58,10 @@ class KalshiFakeFaults:
     listing_lag_s: float = 0.0
     """``/markets`` lists a market only this long after it opened (``market_lifecycle_v2``
     announces it at once)."""
+    violation: str = ""
+    """A ``violations.VIOLATIONS`` kind served in books (WS snapshots, REST) ("": none)."""
+    violation_prob: float = 0.0
+    """Chance that a served book breaks the ``violation`` invariant."""
 
 
 COMMAND = FakeCommand(
@@ -81,6 +88,8 @@ key id (the WebSocket; without it pmtape polls REST), then serves until Ctrl-C."
         HTTP_ERROR,
         SLOW_MS,
         Knob("gap_every", int, 0, "Lose every N-th delta of each subscription (0: never).", min=0),
+        violation_knob(VIOLATIONS),
+        VIOLATION_PROB,
         Knob("refuse_snapshot", bool, False, "Refuse get_snapshot (forces reconnects)."),
         Knob("ping_interval", float, 10.0, "Server ping cadence, s.", min=0.1),
         Knob(

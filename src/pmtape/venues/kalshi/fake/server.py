@@ -30,7 +30,7 @@ from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
 from pmtape.core.fixed import SCALE, parse_e6
 from pmtape.venues.fake.base import LoopbackFake
-from pmtape.venues.fake.options import FakeLaunch
+from pmtape.venues.fake.options import FakeLaunch, pick_violation, violation_kind
 from pmtape.venues.kalshi import constants as k
 from pmtape.venues.kalshi.auth import generate_key_pair, load_public_key
 from pmtape.venues.kalshi.constants import WS_SIGN_PATH
@@ -38,6 +38,7 @@ from pmtape.venues.kalshi.fake.catalog import Totals, market_object, series_obje
 from pmtape.venues.kalshi.fake.faults import KalshiFakeFaults
 from pmtape.venues.kalshi.fake.rest import PREFIX, FakeKalshiRest
 from pmtape.venues.kalshi.fake.stream import KalshiChannel
+from pmtape.venues.kalshi.fake.violations import VIOLATIONS
 from pmtape.venues.kalshi.fake.wire import KalshiIds, Ladders, WireEncoder, WireEvent, count_fp, iso
 from pmtape.venues.kalshi.messages import (
     Event,
@@ -99,6 +100,7 @@ class FakeKalshi(LoopbackFake):
         self.faults = faults or KalshiFakeFaults()
         self.rng = random.Random(f"{seed}:fake-kalshi")
         self.channel = KalshiChannel(self._ws_snapshot, self.faults, self.rng, dict(keys or {}))
+        self.ladders.violation = self.violation
         self.sockets = self.channel
         self.decoys = decoys
         self._markets: dict[str, SimMarket] = {}  # ticker -> market
@@ -194,6 +196,11 @@ class FakeKalshi(LoopbackFake):
     def series_of(self, event_ticker: str) -> str:
         """Return the series ticker of an event ticker."""
         return event_ticker.rsplit("-", 1)[0]
+
+    def violation(self) -> str | None:
+        """Decide whether the next served book breaks an invariant (the ``violation`` fault)."""
+        faults: KalshiFakeFaults = self.faults
+        return pick_violation(faults.violation, faults.violation_prob, self.rng)
 
     def rest_book(self, ticker: str, depth: int = 0) -> OrderbookFp | None:
         """Return a ticker's book as REST serves it (``depth`` best levels a side), or None."""
@@ -340,6 +347,8 @@ def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
         slow_ms=knobs["slow_ms"],
         ping_interval_s=knobs["ping_interval"],
         listing_lag_s=knobs["listing_lag"],
+        violation=violation_kind(knobs["violation"], VIOLATIONS),
+        violation_prob=knobs["violation_prob"],
     )
     kid: str = knobs["key_id"] or secrets.token_hex(16)
     public_key: Path | None = knobs["public_key"]

@@ -12,12 +12,14 @@ token is one Kalshi trade at its YES price.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
 
 from pmtape.core.events import BID, Level
 from pmtape.core.fixed import SCALE
+from pmtape.venues.kalshi.fake.violations import inject
 from pmtape.venues.kalshi.messages import (
     DeltaBody,
     Ladder,
@@ -89,6 +91,9 @@ class Ladders:
     def __init__(self) -> None:
         self.yes: dict[str, dict[int, int]] = {}
         self.no: dict[str, dict[int, int]] = {}
+        self.ticks: dict[str, int] = {}  # ticker -> its market's tick, e6
+        self.violation: Callable[[], str | None] | None = None
+        """Asked once per served book: a ``violations.VIOLATIONS`` kind to serve (None: none)."""
 
     def reset(self, ticker: str, bids: list[Level], asks: list[Level]) -> None:
         """Set a ticker's ladders from its YES book."""
@@ -99,14 +104,17 @@ class Ladders:
         """Forget a ticker (its market closed)."""
         self.yes.pop(ticker, None)
         self.no.pop(ticker, None)
+        self.ticks.pop(ticker, None)
 
     def snapshot(self, ticker: str, market_id: str) -> SnapshotBody:
         """Return the ticker's ladders ascending; an empty side is ``[]``, as on REST."""
+        yes = _ladder(self.yes[ticker])
+        no = _ladder(self.no[ticker])
+        kind = self.violation() if self.violation is not None else None
+        if kind is not None:
+            yes, no = inject(kind, yes, no, self.ticks.get(ticker, SCALE // 100))
         return SnapshotBody(
-            market_ticker=ticker,
-            market_id=market_id,
-            yes_dollars_fp=_ladder(self.yes[ticker]),
-            no_dollars_fp=_ladder(self.no[ticker]),
+            market_ticker=ticker, market_id=market_id, yes_dollars_fp=yes, no_dollars_fp=no
         )
 
 
@@ -124,6 +132,7 @@ class WireEncoder:
         ticker = self.ids.ticker(m)
         self.ticker_of[m.yes_token] = ticker
         self.no_token_of[m.no_token] = ticker
+        self.ladders.ticks[ticker] = m.tick_e6
         self.ladders.reset(ticker, bids, asks)
         return ticker
 

@@ -22,7 +22,10 @@ from pmtape.venues.fake.options import (
     SLOW_MS,
     TRADE_RATIO,
     UNKNOWN,
+    VIOLATION_PROB,
+    violation_knob,
 )
+from pmtape.venues.limitless.fake.violations import VIOLATIONS
 
 
 @dataclass
@@ -55,6 +58,10 @@ class LimitlessFakeFaults:
     ping_interval_ms: int = 25_000
     ping_timeout_ms: int = 60_000
     """Engine.IO timings announced in the open packet and enforced by the server."""
+    violation: str = ""
+    """A ``violations.VIOLATIONS`` kind served in books (REST and WebSocket) ("": none)."""
+    violation_prob: float = 0.0
+    """Chance that a served book breaks the ``violation`` invariant."""
 
 
 COMMAND = FakeCommand(
@@ -100,6 +107,8 @@ serves until Ctrl-C.""",
             bound=Bound.NON_NEGATIVE,
         ),
         SLOW_MS,
+        violation_knob(VIOLATIONS),
+        VIOLATION_PROB,
         Knob("ping_interval_ms", int, 25_000, "Engine.IO pingInterval.", min=100),
         Knob("ping_timeout_ms", int, 60_000, "Engine.IO pingTimeout.", min=100),
         DURATION,

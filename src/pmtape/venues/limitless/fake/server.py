@@ -24,11 +24,12 @@ from aiohttp import web
 from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
 from pmtape.venues.fake.base import LoopbackFake
-from pmtape.venues.fake.options import FakeLaunch
+from pmtape.venues.fake.options import FakeLaunch, pick_violation, violation_kind
 from pmtape.venues.limitless.constants import EIO_PATH
 from pmtape.venues.limitless.fake.faults import LimitlessFakeFaults
 from pmtape.venues.limitless.fake.rest import FakeLimitlessRest
 from pmtape.venues.limitless.fake.stream import MarketsNamespace
+from pmtape.venues.limitless.fake.violations import VIOLATIONS, inject
 from pmtape.venues.limitless.fake.wire import (
     DECOY_EVERY,
     GROUP_EVERY,
@@ -132,7 +133,12 @@ class FakeLimitless(LoopbackFake):
         m = self._markets.get(slug)
         if m is None:
             return None
-        return orderbook(m.yes_token, *self.true_book(slug), rest=rest)
+        bids, asks = self.true_book(slug)
+        faults: LimitlessFakeFaults = self.faults
+        kind = pick_violation(faults.violation, faults.violation_prob, self.rng)
+        if kind is not None:
+            bids, asks = inject(kind, bids, asks)
+        return orderbook(m.yes_token, bids, asks, rest=rest)
 
     def _ws_book(self, slug: str) -> Orderbook | None:
         return self.book(slug, rest=False)
@@ -182,6 +188,8 @@ def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
         slow_ms=knobs["slow_ms"],
         ping_interval_ms=knobs["ping_interval_ms"],
         ping_timeout_ms=knobs["ping_timeout_ms"],
+        violation=violation_kind(knobs["violation"], VIOLATIONS),
+        violation_prob=knobs["violation_prob"],
     )
     yield FakeLaunch(
         FakeLimitless(

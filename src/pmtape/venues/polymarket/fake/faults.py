@@ -22,7 +22,10 @@ from pmtape.venues.fake.options import (
     SLOW_MS,
     TRADE_RATIO,
     UNKNOWN,
+    VIOLATION_PROB,
+    violation_knob,
 )
+from pmtape.venues.polymarket.fake.violations import VIOLATIONS
 
 
 @dataclass
@@ -50,6 +53,10 @@ class FakeFaults:
     """Chance that a ``book`` comes without ``hash``."""
     bad_hash_prob: float = 0.0
     """Chance that a ``book`` (market channel, ``/book``, ``/books``) has a wrong ``hash``."""
+    violation: str = ""
+    """A ``violations.VIOLATIONS`` kind served in ``book`` messages ("": none)."""
+    violation_prob: float = 0.0
+    """Chance that a ``book`` breaks the ``violation`` invariant."""
     dynamic_ops: bool = True
     """Honour ``operation: subscribe/unsubscribe`` (False: ignore them, as older servers)."""
     dump_on_operation: bool = True
@@ -118,6 +125,8 @@ at the fake (flags), then serves until Ctrl-C.""",
             "Chance that a book (WS or REST) carries a wrong hash, 0-1.",
             bound=Bound.SHARE,
         ),
+        violation_knob(VIOLATIONS),
+        VIOLATION_PROB,
         Knob("no_keyset", bool, False, "Answer /markets/keyset with 404 (older Gamma)."),
         Knob(
             "listing_lag",

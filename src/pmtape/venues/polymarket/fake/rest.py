@@ -309,6 +309,8 @@ class GammaCatalog:
     ) -> None:
         self.ids = ids
         self.decoys = decoys
+        self.tick_of: Callable[[str], int] | None = None
+        """A token's tick now (e6), as ``orderPriceMinTickSize`` states it at fetch time."""
         # A market's min_order_size and neg_risk by sim market id (the wire's, for the hash).
         self.settings = settings or partial(market_settings, varied=False)
 
@@ -330,6 +332,14 @@ class GammaCatalog:
             ascending = query.get("ascending", "true") == "true"
             objs.sort(key=lambda o: (o[field] if ascending else -o[field], int(o["id"])))
         return objs
+
+    def _tick(self, m: SimMarket, token: str, variant: str) -> int:
+        if self.tick_of is None or variant:
+            return m.tick_e6
+        try:
+            return self.tick_of(token)
+        except KeyError:  # no longer trading: its market's own tick
+            return m.tick_e6
 
     def market_object(
         self,
@@ -368,7 +378,7 @@ class GammaCatalog:
             "liquidity": f"{m.activity * 2_000:.4f}",
             "liquidityNum": round(m.activity * 2_000, 4),
             "volume24hr": volume24,
-            "orderPriceMinTickSize": float(format_e6(m.tick_e6)),
+            "orderPriceMinTickSize": float(format_e6(self._tick(m, tokens[0], variant))),
             "orderMinSize": int(min_order_size),
             "bestBid": float(bid),
             "bestAsk": float(ask),

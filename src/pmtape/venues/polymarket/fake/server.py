@@ -29,12 +29,13 @@ from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
 from pmtape.core.fixed import e6_to_float, format_e6
 from pmtape.venues.fake.base import LoopbackFake
-from pmtape.venues.fake.options import FakeLaunch
+from pmtape.venues.fake.options import FakeLaunch, pick_violation, violation_kind
 from pmtape.venues.polymarket.fake.clob import iso_s
 from pmtape.venues.polymarket.fake.data_api import DataApi, TradeHistory
 from pmtape.venues.polymarket.fake.faults import FakeFaults
 from pmtape.venues.polymarket.fake.rest import FakeRest, GammaCatalog
 from pmtape.venues.polymarket.fake.stream import MarketChannel
+from pmtape.venues.polymarket.fake.violations import VIOLATIONS
 from pmtape.venues.polymarket.fake.wire import PmIds, WireEncoder
 from pmtape.venues.polymarket.messages import BookMsg, MarketResolvedMsg, NewMarketMsg
 from pmtape.venues.sim.constants import SCALE_E6
@@ -90,6 +91,8 @@ class FakePolymarket(LoopbackFake):
         self.faults = faults or FakeFaults()
         self.rng = random.Random(f"{seed}:fake")
         self.encoder.bad_hash = self.bad_hash
+        self.encoder.violation = self.violation
+        self.catalog.tick_of = self.tick_e6
         self.channel = MarketChannel(self._books_for, self.faults, self.rng)
         self.sockets = self.channel
         self._active: dict[str, SimMarket] = {}
@@ -247,6 +250,11 @@ class FakePolymarket(LoopbackFake):
         prob = self.faults.bad_hash_prob
         return bool(prob > 0 and self.rng.random() < prob)
 
+    def violation(self) -> str | None:
+        """Decide whether the next book breaks an invariant (the ``violation`` fault): which."""
+        faults: FakeFaults = self.faults
+        return pick_violation(faults.violation, faults.violation_prob, self.rng)
+
     def _books_for(self, tokens: list[str]) -> list[BookMsg]:
         gen = self.generator
         out = []
@@ -361,6 +369,8 @@ def launch(knobs: Mapping[str, Any]) -> Iterator[FakeLaunch]:
         drop_every_s=knobs["drop_every"],
         malformed_prob=knobs["malformed_prob"],
         bad_hash_prob=knobs["bad_hash_prob"],
+        violation=violation_kind(knobs["violation"], VIOLATIONS),
+        violation_prob=knobs["violation_prob"],
         unknown_prob=knobs["unknown_prob"],
         http_error_prob=knobs["http_error_prob"],
         retry_after_s=knobs["retry_after"],

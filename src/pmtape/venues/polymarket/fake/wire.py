@@ -31,6 +31,7 @@ from hashlib import blake2b
 from pmtape.core.events import BID, Change, Level
 from pmtape.core.fixed import format_e6, parse_e6
 from pmtape.venues.polymarket.constants import NO_ASK, NO_BID, SIDE_BUY, SIDE_SELL
+from pmtape.venues.polymarket.fake.violations import inject
 from pmtape.venues.polymarket.messages import (
     DEFAULT_MIN_ORDER_SIZE,
     DEFAULT_NEG_RISK,
@@ -204,6 +205,8 @@ class WireEncoder:
         """Each registered token's tick now, in e6."""
         self.bad_hash: Callable[[], bool] | None = None
         """Asked once per hashed ``book``: True serves a wrong hash (None: never)."""
+        self.violation: Callable[[], str | None] | None = None
+        """Asked once per ``book``: a ``violations.VIOLATIONS`` kind to serve (None: none)."""
         self.varied_settings = False
         """True: markets' ``min_order_size`` and ``neg_risk`` vary (``market_settings``)."""
 
@@ -304,6 +307,9 @@ class WireEncoder:
 
     def _book(self, token: str, market: str, ts_ms: int, *, with_hash: bool) -> BookMsg:
         bids, asks = self.tops.wire(token)
+        kind = self.violation() if self.violation is not None else None
+        if kind is not None:
+            bids, asks = inject(kind, bids, asks, self.ticks.get(token, SCALE_E6 // 100))
         msg = BookMsg(
             market=self.ids.condition_id(market),
             asset_id=token,
