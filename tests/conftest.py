@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,19 @@ def fast_flags(data_dir: Path) -> list[str]:
     for key, value in FAST.items():
         flags += ["--set", f"{key}={value}"]
     return flags
+
+
+_RECURSION_LIMIT = sys.getrecursionlimit()
+"""Python's limit before any test module is imported. Some official venue clients raise it
+on import (py_ecc sets 10**5 or more); a test that nests frames past the limit then overflows
+the C stack instead of raising RecursionError, and the whole run dies of a segfault."""
+
+
+@pytest.fixture(autouse=True)
+def _python_recursion_limit() -> Iterator[None]:
+    sys.setrecursionlimit(_RECURSION_LIMIT)
+    yield
+    sys.setrecursionlimit(_RECURSION_LIMIT)
 
 
 @pytest.fixture
