@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import pyarrow as pa
 
 from pmtape.capture.options import WriterOptions
 from pmtape.collect.capture_run import CaptureRun, new_run_id
+from pmtape.collect.coverage import ledger_table
 from pmtape.collect.state import VenueBooks
 from pmtape.collect.venue import VenueCollector, VenueSettings
 from pmtape.config import Config, redacted_dict
@@ -234,7 +234,7 @@ class Collector:
             if rows:
                 await asyncio.to_thread(self._write_coverage, rows)
 
-    def _take_coverage(self, before_ms: int | None) -> dict[str, pa.Table]:
+    def _take_coverage(self, before_ms: int | None) -> dict[str, dict[str, list[Any]]]:
         """Take each venue's closed ledger rows of blocks before ``before_ms`` (None: all).
 
         A block is taken whole, once: never the block of a tracker's still-open interval.
@@ -245,14 +245,16 @@ class Collector:
             start = venue.coverage.open_start
             if cut is not None and start is not None:
                 cut = min(cut, start - start % BLOCK_MS)
-            rows = venue.coverage.take(cut)
-            if rows.num_rows:
+            rows = venue.coverage.take_columns(cut)
+            if rows["ts"]:
                 taken[name] = rows
         return taken
 
-    def _write_coverage(self, tables: Mapping[str, pa.Table]) -> None:
-        for name, rows in tables.items():
+    def _write_coverage(self, taken: Mapping[str, dict[str, list[Any]]]) -> None:
+        """Build and write the taken ledger rows (in a worker thread)."""
+        for name, cols in taken.items():
             try:
+                rows = ledger_table(cols)
                 write_coverage(
                     self.config.data_dir, name, self.run_id, self._coverage_interval_s, rows
                 )

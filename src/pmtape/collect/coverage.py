@@ -253,14 +253,22 @@ class CoverageTracker:
 
     def take(self, before_ms: int | None = None) -> pa.Table:
         """Hand over the closed ledger rows (those of intervals before ``before_ms``)."""
+        return ledger_table(self.take_columns(before_ms))
+
+    def take_columns(self, before_ms: int | None = None) -> dict[str, list[Any]]:
+        """Like ``take``, as plain columns: cheap on the loop; ``ledger_table`` them elsewhere
+        (building the Arrow table of 10,000 rows costs ~15 ms)."""
         cols = self._closed
         if before_ms is None:
             cut = len(cols["ts"])
         else:
             cut = next((i for i, ts in enumerate(cols["ts"]) if ts >= before_ms), len(cols["ts"]))
+        if cut == len(cols["ts"]):
+            self._closed = _columns()
+            return cols
         taken = {name: values[:cut] for name, values in cols.items()}
         self._closed = {name: values[cut:] for name, values in cols.items()}
-        return _table(taken)
+        return taken
 
     def _close(self, start: int) -> None:
         now = self._now
@@ -316,5 +324,6 @@ def _columns() -> dict[str, list[Any]]:
     return {name: [] for name in COVERAGE_SCHEMA.names}
 
 
-def _table(cols: Mapping[str, list[Any]]) -> pa.Table:
+def ledger_table(cols: Mapping[str, list[Any]]) -> pa.Table:
+    """Return ledger columns (``CoverageTracker.take_columns``) as a table."""
     return pa.Table.from_pydict(dict(cols), schema=COVERAGE_SCHEMA)
