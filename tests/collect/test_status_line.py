@@ -99,7 +99,8 @@ async def test_http_errors_are_counted_by_status_and_their_bodies_captured(tmp_p
         stop = asyncio.Event()
         task = asyncio.create_task(collector.run_until(stop))
         try:
-            await eventually(lambda: kal.counters["http_bodies"] > 0, timeout_s=20)
+            # Books applied and snapshotted first: the rebuild below must have rows to give.
+            await eventually(lambda: kal.counters["rows_submitted"] > 0, timeout_s=20)
             kalshi.faults.http_error_statuses = (503,)
             kalshi.faults.http_error_prob = 1.0
             await eventually(lambda: kal.http_errors[503] >= 3, timeout_s=20)
