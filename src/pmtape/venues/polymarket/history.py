@@ -62,8 +62,6 @@ PRICES_WINDOW_S: Final = 14 * 86_400
 multiple of every fidelity's bucket, so a bucket never straddles two windows."""
 FIDELITIES_MIN: Final = (1, 60, 720)
 """Fallback when a window answers empty for a token known to have traded (§1.4.4)."""
-DEFAULT_LOOKBACK_S: Final = 365 * 86_400
-"""How far back a market with neither a start date nor a stored trade is walked."""
 
 
 class TradeRow(msgspec.Struct, gc=False, kw_only=True, rename={"ts_s": "timestamp"}):

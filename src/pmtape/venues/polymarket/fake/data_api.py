@@ -13,6 +13,10 @@ the next page repeats the edge; ``bad_page_prob`` serves a malformed, truncated 
 page instead of the real one; ``data_trades_limit`` (count, window) answers 429 with
 ``Retry-After`` past that many trade requests in any sliding window, as the venue's
 Cloudflare does. The random 429/5xx and slow-answer faults of every route apply too.
+
+The same fills are the price history the CLOB's ``/prices-history`` serves (``price_fills``):
+a fill older than 30 days only at a fidelity of 60 min or coarser, a market the fake treats
+as resolved (one in four) only at 720 min or coarser (PROTOCOLS §1.4.4).
 """
 
 from __future__ import annotations
