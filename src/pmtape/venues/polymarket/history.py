@@ -283,6 +283,8 @@ class PricesFeed:
         self.starts = starts
         self.traded = traded
         self.since_s = since_s
+        now = int(time.time())  # the first window of every key, fixed once: request and parse agree
+        self.newest_lo = now - now % PRICES_WINDOW_S
 
     def request(self, key: str, cursor: str | None) -> tuple[str, dict[str, Any]]:
         """Return (url, params) of a token's next window."""
@@ -321,8 +323,7 @@ class PricesFeed:
 
     def _position(self, cursor: str | None) -> tuple[int, int]:
         if cursor is None:
-            now = int(time.time())
-            return now - now % PRICES_WINDOW_S, FIDELITIES_MIN[0]
+            return self.newest_lo, FIDELITIES_MIN[0]
         lo, fidelity = cursor.split(":")
         return int(lo), int(fidelity)
 
