@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from pmtape.cli.app import app
 from pmtape.history.limits import LatencyGovernor
-from tests.history.util import ThreadedFake, bronze_rows, truth_rows
+from tests.history.util import ThreadedFake, bronze_prices, bronze_rows, price_truth, truth_rows
 
 runner = CliRunner()
 
@@ -24,11 +24,32 @@ def test_backfill_then_status_report_the_same_rows(tmp_path: Path) -> None:
         truth = truth_rows(fake.data_api.truth([]))
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["rows_stored"] == sum(truth.values())
+    assert report["trades"]["rows_stored"] == sum(truth.values())
     assert bronze_rows(tmp_path) == truth
     status = runner.invoke(app, ["history", "status", "-d", str(tmp_path), "--json"])
     assert status.exit_code == 0, status.output
     assert json.loads(status.stdout)["trades"]["rows"] == sum(truth.values())
+
+
+def test_all_backfills_trades_then_prices_and_status_shows_both(tmp_path: Path) -> None:
+    with ThreadedFake(markets=3, history_trades=60, seed=43) as fake:
+        args = ["history", "backfill", "-d", str(tmp_path), "--mode", "all", "--json"]
+        for name in ("data_url", "gamma_url", "clob_url"):
+            args += ["--set", f"venues.polymarket.{name}={fake.urls[name]}"]
+        result = runner.invoke(app, args)
+        truth = price_truth(fake)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [report[t]["stop_reason"] for t in ("trades", "prices")] == ["complete", "complete"]
+    assert bronze_prices(tmp_path) == truth
+    status = runner.invoke(app, ["history", "status", "-d", str(tmp_path)])
+    assert status.exit_code == 0, status.output
+    assert "prices" in status.output
+    assert "trades" in status.output
+    shown = json.loads(
+        runner.invoke(app, ["history", "status", "-d", str(tmp_path), "--json"]).stdout
+    )
+    assert shown["prices"]["rows"] == report["prices"]["summary"]["rows"]
 
 
 def test_status_of_an_empty_data_dir_says_so(tmp_path: Path) -> None:
@@ -41,7 +62,7 @@ def test_status_of_an_empty_data_dir_says_so(tmp_path: Path) -> None:
     ("flags", "words"),
     [
         (["--since", "last tuesday"], "expected a date"),
-        (["--mode", "prices"], "not built yet"),
+        (["--mode", "leaderboard"], "not built yet"),
         (["--mode", "everything"], "expected one of"),
         (["--venue", "kalshi"], "no history backfill"),
     ],

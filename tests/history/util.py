@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pmtape.history.bronze import read_table
-from pmtape.venues.polymarket.fake.data_api import TradeV2
+from pmtape.venues.polymarket.fake.data_api import HISTORY_END_S, TradeV2
 from pmtape.venues.polymarket.fake.server import FakePolymarket
 
 Row = tuple[str, str, str, int, int, int, str]
@@ -69,3 +70,32 @@ class ThreadedFake:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()
+
+
+PricePoint = tuple[str, int, int, int]
+
+
+def price_truth(fake: FakePolymarket) -> Counter[PricePoint]:
+    """Return every historical price point the backfill must store once: (token, t, e6, fid).
+
+    A token's fills past the fake's retention answer at 60 min, a resolved market's at 720:
+    the fidelity the fallback must settle on. Windows are aligned to multiples of every
+    bucket, so the points are the fills bucketed over the whole history.
+    """
+    now_s = int(time.time())
+    out: Counter[PricePoint] = Counter()
+    for m, _cid in fake.markets_of([]):
+        for token in m.token_ids:
+            last: dict[int, tuple[int, int]] = {}
+            for ts, price, finest in fake.data_api.price_fills(token, now_s):
+                bucket = 60 * finest
+                last[ts - ts % bucket] = (round(price * 1_000_000), finest)
+            out.update((token, t, p, fid) for t, (p, fid) in last.items())
+    return out
+
+
+def bronze_prices(data_dir: Path, until_s: int = HISTORY_END_S) -> Counter[PricePoint]:
+    """Return the bronze price points up to ``until_s`` (the fake's history) as a multiset."""
+    t = read_table(data_dir / "history", "prices").to_pydict()
+    cols = ("token_id", "ts_s", "price_e6", "fidelity_min")
+    return Counter(r for r in zip(*(t[c] for c in cols), strict=True) if r[1] <= until_s)

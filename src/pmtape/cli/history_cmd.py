@@ -20,6 +20,8 @@ from pmtape.core.errors import UsageError
 from pmtape.history.backfill import (
     BackfillResult,
     BackfillSettings,
+    VenueHistory,
+    backfill_prices,
     backfill_trades,
     history_dir,
     summary_of,
@@ -29,11 +31,12 @@ from pmtape.proc.runner import echo_json, run_until_signal
 from pmtape.venues.registry import history_hooks
 
 history_app = typer.Typer(
-    help="Backfill venue history (trades so far) into bronze Parquet under data_dir/history.",
+    help="Backfill venue history (trades, prices) into bronze Parquet under data_dir/history.",
     no_args_is_help=True,
 )
 MODES = ("all", "markets", "trades", "prices", "leaderboard")
-BUILT = ("trades",)
+BUILT = ("trades", "prices")
+RUNNERS = {"trades": backfill_trades, "prices": backfill_prices}
 
 
 def _since_s(text: str | None) -> int | None:
@@ -79,7 +82,7 @@ def backfill(
     ] = 2.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Walk every market's trade feed from its saved cursor; store, commit, report."""
+    """Walk every market's trades, or every token's prices (``all``: both), from saved cursors."""
     if mode not in MODES:
         raise UsageError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
     if mode not in BUILT and mode != "all":
@@ -98,40 +101,59 @@ def backfill(
         rate_share=rate_share,
         flush_interval_s=flush_interval,
     )
-    progress = RunProgress()
+    tables = list(BUILT) if mode == "all" else [mode]
 
-    async def main(stop: asyncio.Event) -> BackfillResult:
-        run = backfill_trades(hooks, settings, progress=progress, stop=stop)
-        if as_json:
-            return await run
-        with _live(progress) as tick:
-            task = asyncio.ensure_future(run)
-            while not task.done():
-                tick()
-                await asyncio.wait({task}, timeout=0.25)
-            tick()
-            return task.result()
+    async def main(stop: asyncio.Event) -> list[tuple[str, BackfillResult]]:
+        done: list[tuple[str, BackfillResult]] = []
+        for table in tables:  # trades first: the prices walk reads their time spans
+            if stop.is_set():
+                break
+            done.append((table, await _run_table(table, hooks, settings, stop, as_json)))
+        return done
 
-    result = run_until_signal(main)
+    results = run_until_signal(main)
     if as_json:
-        echo_json(
-            {
-                "run_id": result.run_id,
-                "stop_reason": result.stop_reason,
-                "markets": result.keys,
-                "rows_stored": result.rows_stored,
-                "removed_parts": result.removed_parts,
-                "trades": result.summary,
-            }
-        )
+        echo_json({table: _result_json(r) for table, r in results})
         return
-    _print_result(result)
+    for table, result in results:
+        _print_result(table, result)
+
+
+async def _run_table(
+    table: str,
+    hooks: VenueHistory,
+    settings: BackfillSettings,
+    stop: asyncio.Event,
+    quiet: bool,
+) -> BackfillResult:
+    progress = RunProgress()
+    run = RUNNERS[table](hooks, settings, progress=progress, stop=stop)
+    if quiet:
+        return await run
+    with _live(table, progress) as tick:
+        task = asyncio.ensure_future(run)
+        while not task.done():
+            tick()
+            await asyncio.wait({task}, timeout=0.25)
+        tick()
+        return task.result()
+
+
+def _result_json(r: BackfillResult) -> dict[str, object]:
+    return {
+        "run_id": r.run_id,
+        "stop_reason": r.stop_reason,
+        "keys": r.keys,
+        "rows_stored": r.rows_stored,
+        "removed_parts": r.removed_parts,
+        "summary": r.summary,
+    }
 
 
 @contextlib.contextmanager
-def _live(p: RunProgress) -> Iterator[Callable[[], None]]:
+def _live(table: str, p: RunProgress) -> Iterator[Callable[[], None]]:
     bar = Progress(
-        TextColumn("trades"),
+        TextColumn(table),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[info]}"),
@@ -139,7 +161,7 @@ def _live(p: RunProgress) -> Iterator[Callable[[], None]]:
         console=out,
         transient=False,
     )
-    task = bar.add_task("trades", total=None, info="")
+    task = bar.add_task(table, total=None, info="")
 
     def tick() -> None:
         elapsed = max(time.monotonic() - p.started_s, 1e-9)
@@ -153,23 +175,24 @@ def _live(p: RunProgress) -> Iterator[Callable[[], None]]:
         yield tick
 
 
-def _print_result(r: BackfillResult) -> None:
+def _print_result(table: str, r: BackfillResult) -> None:
+    keys = "markets" if table == "trades" else "tokens"
     out.print(
-        f"run {r.run_id}: {r.stop_reason}; {r.rows_stored:,} rows stored in {r.elapsed_s:.1f}s "
-        f"over {r.keys} markets (raw bodies in {r.run_dir})"
+        f"{table} run {r.run_id}: {r.stop_reason}; {r.rows_stored:,} rows stored in "
+        f"{r.elapsed_s:.1f}s over {r.keys} {keys} (raw bodies in {r.run_dir})"
     )
     if r.removed_parts:
         out.print(f"removed {len(r.removed_parts)} part(s) an interrupted run never committed")
-    out.print(_summary_table({"trades": r.summary}))
+    out.print(_summary_table({table: r.summary}))
 
 
 _MEASURES = (
     ("rows", "rows stored"),
-    ("keys_complete", "markets complete"),
-    ("keys_partial", "markets partial"),
-    ("keys_empty", "markets empty"),
-    ("keys_failed", "markets failed"),
-    ("keys_pending", "markets pending"),
+    ("keys_complete", "keys complete"),
+    ("keys_partial", "keys partial"),
+    ("keys_empty", "keys empty"),
+    ("keys_failed", "keys failed"),
+    ("keys_pending", "keys pending"),
     ("requests", "requests"),
     ("pages", "pages"),
     ("empty", "empty answers"),
@@ -198,7 +221,7 @@ def status(
     set_: SetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show what the history holds: rows and markets per status, and every request outcome."""
+    """Show what the history holds per table: rows, keys per status, every request outcome."""
     cfg = build_config(config, data_dir, None, set_)
     summary = summary_of(Path(cfg.data_dir))
     if as_json:

@@ -1,6 +1,8 @@
 """One backfill run: list the keys, walk their feeds with workers, persist, report.
 
-``backfill_trades`` opens the committed state (``history/cursor.json``; parts a dead run
+``backfill_trades`` (keys: markets) and ``backfill_prices`` (keys: tokens, walked in 14-day
+windows from now back to the market's start, its oldest stored trade or ``--since``) share
+everything below. A run opens the committed state (``history/cursor.json``; parts a dead run
 wrote but never committed are removed), opens a capture run bundle of kind ``history`` for
 every body it receives, lists the venue's markets, and runs ``workers`` fetch tasks over
 the markets whose trade feed is not at its end. Requests go through token buckets at
@@ -12,14 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pmtape.capture.bundle import RunBundle
 from pmtape.core.errors import VenueError
-from pmtape.history.bronze import TRADES
+from pmtape.history.bronze import PRICES, TRADES
 from pmtape.history.fetch import BodySink, FeedHook, FeedRun, Progress, keeper, worker
 from pmtape.history.ledger import table_summary, write_ledger
 from pmtape.history.limits import DEFAULT_SHARE, LatencyGovernor, scaled_limiter
@@ -30,6 +33,9 @@ from pmtape.net.http import HttpClient, classify
 HISTORY_DIR = "history"
 STREAM = "history"
 LIST_ATTEMPTS = 8
+DEFAULT_LOOKBACK_S = 365 * 86_400
+"""How far back a token is walked with neither a market start nor a stored trade."""
+_T = TypeVar("_T")
 
 
 class VenueHistory(Protocol):
@@ -47,6 +53,20 @@ class VenueHistory(Protocol):
     ) -> list[str]: ...
 
     def trades_feed(self) -> FeedHook: ...
+
+    prices_buckets: tuple[str, ...]
+    prices_source: str
+
+    async def list_tokens(
+        self, http: HttpClient, limit: int | None, keep: BodySink
+    ) -> dict[str, int | None]: ...
+
+    def prices_feed(
+        self,
+        starts: Mapping[str, int],
+        traded: Mapping[str, tuple[int, int] | None],
+        since_s: int | None = None,
+    ) -> FeedHook: ...
 
 
 @dataclass(frozen=True)
@@ -98,29 +118,90 @@ async def backfill_trades(
     stop: asyncio.Event | None = None,
 ) -> BackfillResult:
     """Backfill every listed market's trades into bronze (see the module docstring)."""
+    return await _backfill(hooks, settings, TRADES, progress, stop)
+
+
+async def backfill_prices(
+    hooks: VenueHistory,
+    settings: BackfillSettings,
+    *,
+    progress: Progress | None = None,
+    stop: asyncio.Event | None = None,
+) -> BackfillResult:
+    """Backfill every listed token's price history into bronze (see the module docstring)."""
+    return await _backfill(hooks, settings, PRICES, progress, stop)
+
+
+async def _backfill(
+    hooks: VenueHistory,
+    settings: BackfillSettings,
+    table: str,
+    progress: Progress | None,
+    stop: asyncio.Event | None,
+) -> BackfillResult:
     started = time.monotonic()
-    progress = progress or Progress()
     store = CursorStore.open(history_dir(settings.data_dir))
     try:
-        return await _run(hooks, settings, store, progress, stop or asyncio.Event(), started)
+        return await _run(
+            hooks, settings, table, store, progress or Progress(), stop or asyncio.Event(), started
+        )
     finally:
         store.close()
+
+
+async def _keys_and_hook(
+    hooks: VenueHistory,
+    settings: BackfillSettings,
+    table: str,
+    store: CursorStore,
+    http: HttpClient,
+    keep: BodySink,
+) -> tuple[list[str], FeedHook, tuple[str, ...]]:
+    if table == TRADES:
+        markets = await _listed(lambda: hooks.list_markets(http, settings.limit, keep))
+        return markets, hooks.trades_feed(), hooks.trades_buckets
+    tokens = await _listed(lambda: hooks.list_tokens(http, settings.limit, keep))
+    traded = traded_spans(store)
+    fallback = int(time.time()) - DEFAULT_LOOKBACK_S
+    starts = {}
+    for key, start in tokens.items():
+        span = traded.get(key.split("/")[0])
+        known = [s for s in (start, span[0] if span else None) if s is not None]
+        starts[key] = min(known, default=fallback)
+    feed = hooks.prices_feed(starts, traded, settings.since_s)
+    return list(tokens), feed, hooks.prices_buckets
+
+
+def traded_spans(store: CursorStore) -> dict[str, tuple[int, int] | None]:
+    """Return per market whose trades were walked to the end: its trades' time span (None: none)."""
+    cursors = store.cursors(TRADES)
+    out: dict[str, tuple[int, int] | None] = {}
+    for key, entry in store.ledger(TRADES).items():
+        cursor = cursors.get(key)
+        firsts = [c.first_ts for c in entry.dts.values() if c.first_ts is not None]
+        lasts = [c.last_ts for c in entry.dts.values() if c.last_ts is not None]
+        if firsts and lasts:
+            out[key] = (min(firsts), max(lasts))
+        elif cursor is not None and cursor.done and cursor.floor_s is None:
+            out[key] = None
+    return out
 
 
 async def _run(
     hooks: VenueHistory,
     settings: BackfillSettings,
+    table: str,
     store: CursorStore,
     progress: Progress,
     stop: asyncio.Event,
     started: float,
 ) -> BackfillResult:
     if settings.fresh:
-        store.reset_table(TRADES)
-    store.state.sources[TRADES] = hooks.trades_source
+        store.reset_table(table)
+    store.state.sources[table] = hooks.trades_source if table == TRADES else hooks.prices_source
     run_id = settings.run_id or _run_id(hooks.venue)
     bundle = RunBundle.create(
-        settings.data_dir, run_id, {"kind": "history", "venue": hooks.venue, "tables": [TRADES]}
+        settings.data_dir, run_id, {"kind": "history", "venue": hooks.venue, "tables": [table]}
     )
     capture = bundle.open_capture([0])
     limiter = None
@@ -140,15 +221,15 @@ async def _run(
         if settings.timeout_s is not None:
             timer = asyncio.get_running_loop().call_later(settings.timeout_s, stop.set)
         keep = keeper(capture, f"{hooks.venue}-{STREAM}")
-        keys = await _list_markets(hooks, http, settings.limit, keep)
-        todo = _pending(store, keys, settings.since_s)
+        keys, hook, buckets = await _keys_and_hook(hooks, settings, table, store, http, keep)
+        todo = _pending(store, table, keys, settings.since_s)
         progress.keys_total = len(keys)
         progress.keys_done = len(keys) - todo.qsize()
         run = FeedRun(
-            table=TRADES,
-            hook=hooks.trades_feed(),
+            table=table,
+            hook=hook,
             http=http,
-            buckets=hooks.trades_buckets,
+            buckets=buckets,
             keep=keep,
             persister=persister,
             stop=stop,
@@ -176,7 +257,7 @@ async def _run(
         rows_stored=persister.rows_stored,
         elapsed_s=time.monotonic() - started,
         removed_parts=store.removed_parts,
-        summary=table_summary(store.state, TRADES),
+        summary=table_summary(store.state, table),
     )
 
 
@@ -196,15 +277,10 @@ async def _run_workers(
             raise exc
 
 
-async def _list_markets(
-    hooks: VenueHistory,
-    http: HttpClient,
-    limit: int | None,
-    keep: BodySink,
-) -> list[str]:
+async def _listed(listing: Callable[[], Awaitable[_T]]) -> _T:
     for attempt in range(1, LIST_ATTEMPTS + 1):
         try:
-            return await hooks.list_markets(http, limit, keep)
+            return await listing()
         except VenueError as exc:
             if classify(exc) != "retry" or attempt == LIST_ATTEMPTS:
                 raise
@@ -212,9 +288,9 @@ async def _list_markets(
 
 
 def _pending(
-    store: CursorStore, keys: list[str], since_s: int | None
+    store: CursorStore, table: str, keys: list[str], since_s: int | None
 ) -> asyncio.Queue[tuple[str, KeyCursor]]:
-    cursors = store.cursors(TRADES)
+    cursors = store.cursors(table)
     todo: asyncio.Queue[tuple[str, KeyCursor]] = asyncio.Queue()
     for key in keys:
         cursor = cursors.get(key, KeyCursor())

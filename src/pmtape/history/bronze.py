@@ -32,6 +32,7 @@ MANIFEST = "MANIFEST.sha256"
 CURSOR = "cursor.json"
 LEDGER = "ledger.parquet"
 TRADES = "trades"
+PRICES = "prices"
 ZSTD_LEVEL = 1
 """Level 1: a third faster to write than 3 on trade rows and within 5% of its size (bench)."""
 DAY_S = 86_400
@@ -52,10 +53,24 @@ TRADES_SCHEMA = pa.schema(
     ]
 )
 """Bronze ``trades``: one row per fill; ``ts_s`` block time in epoch seconds, e6 integers."""
-SCHEMAS: dict[str, pa.Schema] = {TRADES: TRADES_SCHEMA}
-TS_FIELD = {TRADES: "ts_s"}
+PRICES_SCHEMA = pa.schema(
+    [
+        ("token_id", pa.string()),
+        ("condition_id", pa.string()),
+        ("ts_s", pa.int64()),
+        ("price_e6", pa.int64()),
+        ("fidelity_min", pa.int32()),
+        ("window_start_s", pa.int64()),
+        ("window_end_s", pa.int64()),
+    ]
+)
+"""Bronze ``prices``: one row per token and bucket time; the fidelity the venue answered at
+and the request window it came from."""
+SCHEMAS: dict[str, pa.Schema] = {TRADES: TRADES_SCHEMA, PRICES: PRICES_SCHEMA}
+TS_FIELD = {TRADES: "ts_s", PRICES: "ts_s"}
 DICTIONARY: dict[str, list[str]] = {
     TRADES: ["condition_id", "token_id", "side", "outcome", "name"],
+    PRICES: ["token_id", "condition_id"],
 }
 """Columns worth dictionary-encoding (few distinct values); hashes and wallets are not."""
 

@@ -57,7 +57,9 @@ class FeedHook(Protocol):
 
     def request(self, key: str, cursor: str | None) -> tuple[str, dict[str, Any]]: ...
 
-    def parse(self, body: bytes) -> FeedPage: ...
+    def parse(self, key: str, cursor: str | None, body: bytes) -> FeedPage:
+        """Parse the answer to ``request(key, cursor)``."""
+        ...
 
     def row_key(self, row: Any) -> str: ...
 
@@ -118,7 +120,7 @@ async def walk(run: FeedRun, key: str, cursor: KeyCursor) -> None:
             await asyncio.sleep(pause)
         outcome = Outcomes(requests=1)
         body = await _request(run, key, cursor, outcome)
-        page = None if body is None else _parse(run, body, outcome)
+        page = None if body is None else _parse(run, key, cursor.cursor, body, outcome)
         if page is None:
             failures += 1
             gave_up = bool(outcome.refusals) or failures >= run.max_attempts
@@ -152,9 +154,11 @@ async def _request(run: FeedRun, key: str, cursor: KeyCursor, outcome: Outcomes)
     return body
 
 
-def _parse(run: FeedRun, body: bytes, outcome: Outcomes) -> FeedPage | None:
+def _parse(
+    run: FeedRun, key: str, cursor: str | None, body: bytes, outcome: Outcomes
+) -> FeedPage | None:
     try:
-        return run.hook.parse(body)
+        return run.hook.parse(key, cursor, body)
     except VenueProtocolError:
         outcome.malformed += 1
         run.progress.malformed += 1

@@ -24,6 +24,7 @@ from pmtape.core.clock import now_ms
 from pmtape.core.events import Level
 from pmtape.core.fixed import e6_to_float, format_e6
 from pmtape.venues.polymarket.constants import BOOKS_BATCH_MAX, CLOB_CURSOR_END
+from pmtape.venues.polymarket.fake.data_api import DataApi
 from pmtape.venues.polymarket.fake.wire import WireEncoder
 from pmtape.venues.sim.constants import SCALE_E6
 from pmtape.venues.sim.generator import SimGenerator, SimMarket
@@ -31,6 +32,8 @@ from pmtape.venues.sim.generator import SimGenerator, SimMarket
 _encode = msgspec.json.Encoder().encode
 CLOB_PAGE = 500
 NO_BOOK = {"error": "No orderbook exists for the requested token id"}
+PRICES_WINDOW_MAX_S = 14 * 86_400
+"""Longest ``startTs``..``endTs`` span answered (about 15 d at the venue, §1.4.4; 14 d here)."""
 _INTERVAL_S = {"1m": 60, "1h": 3_600, "6h": 21_600, "1d": 86_400, "1w": 604_800}
 
 
@@ -55,6 +58,9 @@ class ClobVenue(Protocol):
     def true_book(self, asset_id: str) -> tuple[list[Level], list[Level]]: ...
 
     def clob_market(self, m: SimMarket) -> dict[str, Any]: ...
+
+    @property
+    def data_api(self) -> DataApi: ...
 
     def condition_id(self, m: SimMarket) -> str: ...
 
@@ -296,7 +302,12 @@ class FakeClob:
         )
 
     async def prices_history(self, request: web.Request) -> web.Response:
-        """``GET /prices-history``: the token's fills, the last one per ``fidelity`` minutes."""
+        """``GET /prices-history``: per ``fidelity`` minutes, the last fill's price.
+
+        Fills are the token's historical ones (``DataApi.price_fills``: a resolved market's
+        only at >= 720 min, old ones only at >= 60 min; finer asks leave them out) and the
+        live ones. ``startTs``/``endTs`` span at most ``PRICES_WINDOW_MAX_S`` (longer: 400).
+        """
         query = request.query
         token = query.get("market", "")
         if not token.isdigit():
@@ -305,12 +316,23 @@ class FakeClob:
         if interval is not None and ("startTs" in query or "endTs" in query):
             return json_response({"error": "interval and startTs/endTs are exclusive"}, 400)
         try:
-            fidelity_s = 60 * max(int(query.get("fidelity", "1")), 1)
+            fidelity = max(int(query.get("fidelity", "1")), 1)
             lo, hi = _window(query.get("startTs"), query.get("endTs"), interval)
         except ValueError:
             return json_response({"error": "invalid parameters"}, 400)
-        trades = [r for r in self.fake.recent_trades(None) if r["token_id"] == token]
-        return json_response({"history": history_points(reversed(trades), lo, hi, fidelity_s)})
+        if interval is None and hi - lo > PRICES_WINDOW_MAX_S:
+            return json_response(
+                {"error": "invalid filters: 'startTs' and 'endTs' interval is too long"}, 400
+            )
+        now_s = now_ms() // 1000
+        past = [
+            {"timestamp": ts, "price": price}
+            for ts, price, finest in self.fake.data_api.price_fills(token, now_s)
+            if finest <= fidelity
+        ]
+        live = [r for r in self.fake.recent_trades(None) if r["token_id"] == token]
+        points = history_points([*past, *reversed(live)], lo, hi, 60 * fidelity)
+        return json_response({"history": points})
 
 
 def history_points(

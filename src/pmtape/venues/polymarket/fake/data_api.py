@@ -13,6 +13,10 @@ the next page repeats the edge; ``bad_page_prob`` serves a malformed, truncated 
 page instead of the real one; ``data_trades_limit`` (count, window) answers 429 with
 ``Retry-After`` past that many trade requests in any sliding window, as the venue's
 Cloudflare does. The random 429/5xx and slow-answer faults of every route apply too.
+
+The same fills are the price history the CLOB's ``/prices-history`` serves (``price_fills``):
+a fill older than 30 days only at a fidelity of 60 min or coarser, a market the fake treats
+as resolved (one in four) only at 720 min or coarser (PROTOCOLS §1.4.4).
 """
 
 from __future__ import annotations
@@ -37,6 +41,11 @@ V1_LIMIT_MAX = 500
 HISTORY_END_S = 1_793_404_800
 """2026-10-31T00:00:00Z: the newest historical trade is older than this (fixed, for the truth)."""
 _PRICE_TICKS = 99
+PRICE_RETENTION_S = 30 * 86_400
+"""Points older than this come only at coarse fidelity (>= 60 min), as clients report (§1.4.4)."""
+RETENTION_FIDELITY_MIN = 60
+RESOLVED_FIDELITY_MIN = 720
+"""A resolved market's history answers only at this fidelity or coarser (py-clob-client#216)."""
 
 
 class TradeV2(msgspec.Struct, gc=False):
@@ -160,6 +169,10 @@ def _v1(row: TradeV2) -> TradeV1:
     )
 
 
+def _finest(fine: int, ts: int, now_s: int) -> int:
+    return max(fine, RETENTION_FIDELITY_MIN) if ts < now_s - PRICE_RETENTION_S else fine
+
+
 def _error(status: int, message: str, code: str, parameter: str | None = None) -> web.Response:
     body: dict[str, object] = {
         "error": message,
@@ -242,6 +255,27 @@ class DataApi:
     def truth(self, condition_ids: list[str]) -> list[TradeV2]:
         """Return every historical trade of those markets, newest first per market."""
         return [t for m, cid in self.markets_of(condition_ids) for t in self.history.trades(m, cid)]
+
+    def price_fills(self, token_id: str, now_s: int) -> list[tuple[int, float, int]]:
+        """Return a token's historical fills oldest first as (ts, price, finest fidelity min).
+
+        The finest fidelity that still serves a fill: ``RESOLVED_FIDELITY_MIN`` for a market
+        the fake treats as resolved (one in four, by its seed), ``RETENTION_FIDELITY_MIN``
+        past ``PRICE_RETENTION_S``, else 1. ``/prices-history`` answers from these.
+        """
+        for m, cid in self.markets_of([]):
+            if token_id in m.token_ids:
+                fine = RESOLVED_FIDELITY_MIN if self.resolved(cid) else 1
+                return [
+                    (t.timestamp, t.price, _finest(fine, t.timestamp, now_s))
+                    for t in reversed(self.history.trades(m, cid))
+                    if t.token_id == token_id
+                ]
+        return []
+
+    def resolved(self, condition_id: str) -> bool:
+        """Return whether the fake answers this market's history as a resolved market's."""
+        return blake2b(f"{self.history.seed}:{condition_id}".encode()).digest()[0] % 4 == 0
 
     def _rows(self, conditions: list[str]) -> list[TradeV2]:
         markets = self.markets_of(conditions)
